@@ -1,0 +1,41 @@
+// `heartbeat-operator heartbeat`: standalone mode, the original service's job without
+// Kubernetes. Heartbeats the capabilities named by --namespace and/or discovered in a
+// directory of manifests until SIGINT/SIGTERM, then revokes the leases (or keeps them).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "etcd_flags.h"
+
+namespace hb::cli {
+
+struct HeartbeatFlags {
+  std::vector<std::string> namespaces;
+  bool auto_discover = false;
+  std::string capabilities_dir = "capabilities/";
+  int64_t interval = 10;
+  int64_t ttl = 30;
+  std::string mode = "every-beat";
+  int64_t refresh = 300;
+  std::string key_prefix = "/chora/capabilities/";
+  bool no_adopt = false;
+  bool keep_leases = false;
+  double shutdown_timeout = 10;
+  int max_in_flight = 512;
+  int64_t stats_interval = 0;
+  std::string log_format = "text";
+  EtcdFlags etcd;
+};
+
+CLI::App* AddHeartbeatCommand(CLI::App& app, HeartbeatFlags& flags);
+// Returns the process exit code: 0 after a clean stop, 1 when it cannot run, 2 for
+// usage errors found after parsing.
+int RunHeartbeat(const HeartbeatFlags& flags);
+
+// Shared by the commands: applies LOG_LEVEL and --log-format; false (and a message on
+// stderr) when either is invalid.
+bool ConfigureLogging(const std::string& format);
+
+}  // namespace hb::cli

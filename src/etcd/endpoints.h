@@ -1,0 +1,42 @@
+// Client configuration: where etcd is and how to authenticate to it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/backoff.h"
+
+namespace hb::etcd {
+
+struct Endpoint {
+  std::string host_port;  // "host:port", what gRPC dials
+  bool https = false;     // given as https://host:port
+};
+
+// Parses a comma-separated list such as "10.0.0.1:2379,https://etcd-1:2379". Schemes
+// http:// and https:// are accepted (https implies TLS); a port is required.
+absl::StatusOr<std::vector<Endpoint>> ParseEndpoints(absl::string_view list);
+
+struct ClientOptions {
+  std::vector<Endpoint> endpoints;
+  // TLS is used when `tls` is set, when any endpoint is https://, or when a CA or client
+  // certificate is given. An empty CA file means the system's trusted roots.
+  bool tls = false;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  // etcd username/password authentication (Auth.Authenticate); empty username: none.
+  std::string username;
+  std::string password;
+  absl::Duration call_timeout = absl::Seconds(5);
+  int threads = 2;  // completion-queue threads
+  // Reconnect pacing for the long-lived streams (and gRPC's own channel reconnects).
+  BackoffPolicy reconnect{absl::Milliseconds(100), absl::Seconds(2), 2.0, 0.5};
+
+  bool UseTls() const;
+};
+
+}  // namespace hb::etcd

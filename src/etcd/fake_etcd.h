@@ -1,0 +1,105 @@
+// FakeEtcd: an in-memory EtcdClient on virtual time, for unit tests.
+//
+// Semantics follow etcd's where the engine depends on them: a put attached to an unknown
+// lease fails with NotFound "requested lease not found"; leases expire on the injected
+// clock and take their keys with them; keep-alive answers carry the full TTL, or 0 for an
+// unknown lease; revoking deletes the lease's keys.
+//
+// Effects apply when a call is made; answers (callbacks) are queued and handed out by
+// Deliver(), after the configured latency, on the calling thread, with no lock held, so
+// tests control exactly when the engine sees them. Faults: SetDown() (every call fails
+// with UNAVAILABLE, the keep-alive stream drops), Wipe() (etcd restarted on an empty data
+// directory), FailNext() (the next calls of one kind fail with a given status).
+// Watch is not simulated (returns a handle that never reports).
+// Thread-safe.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "etcd/etcd_client.h"
+
+namespace hb::etcd {
+
+class FakeEtcd final : public EtcdClient {
+ public:
+  enum class Op { kRange, kPut, kDelete, kGrant, kRevoke, kTimeToLive, kStatus };
+
+  explicit FakeEtcd(Clock& clock);
+
+  // EtcdClient
+  void Range(RangeRequest request, Callback<RangeResult> done) override;
+  void Put(PutRequest request, Callback<PutResult> done) override;
+  void DeleteRange(RangeRequest request, Callback<DeleteResult> done) override;
+  void LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) override;
+  void LeaseRevoke(int64_t lease_id, DoneCallback done) override;
+  void LeaseTimeToLive(int64_t lease_id, bool with_keys, Callback<LeaseTtl> done) override;
+  void SetKeepAliveListener(KeepAliveListener* listener) override;
+  void KeepAlive(int64_t lease_id) override;
+  void Status(Callback<ServerStatus> done) override;
+  std::unique_ptr<WatchHandle> Watch(WatchRequest request, WatchListener* listener) override;
+
+  // Test controls.
+  void SetLatency(absl::Duration latency);
+  // Expires leases due at clock.Now() and runs every answer that is due; returns how many
+  // answers ran.
+  int Deliver();
+  void SetDown(bool down);
+  void Wipe();
+  void FailNext(Op op, absl::Status status, int times = 1);
+  // Keep-alives vanish without an answer while set (a stuck stream).
+  void DropKeepAlives(bool drop);
+  // Puts a key as another client would (lease 0 = none); for adoption tests.
+  void Seed(const std::string& key, const std::string& value, int64_t lease);
+  int64_t SeedLease(int64_t ttl_seconds);
+
+  // Inspection.
+  std::optional<KeyValue> Get(const std::string& key);
+  bool LeaseAlive(int64_t lease_id);
+  int64_t live_leases();
+  int64_t deletes_of(const std::string& key);  // deletions of `key` so far (expiry included)
+  int64_t calls(Op op);
+  int64_t keepalives();
+
+ private:
+  struct Lease {
+    int64_t ttl = 0;
+    absl::Time expires;
+  };
+  struct Pending {
+    absl::Time due;
+    std::function<void()> run;
+  };
+
+  void Enqueue(std::function<void()> run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Admit(Op op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeleteKey(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropLease(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Clock& clock_;
+  absl::Mutex mu_;
+  absl::Duration latency_ ABSL_GUARDED_BY(mu_);
+  bool down_ ABSL_GUARDED_BY(mu_) = false;
+  bool stream_up_ ABSL_GUARDED_BY(mu_) = false;
+  bool drop_keepalives_ ABSL_GUARDED_BY(mu_) = false;
+  KeepAliveListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
+  int64_t revision_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t next_lease_ ABSL_GUARDED_BY(mu_) = 0x694d77aa1e7f0000;
+  std::map<std::string, KeyValue> kvs_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, Lease> leases_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> deletes_ ABSL_GUARDED_BY(mu_);
+  std::map<Op, std::deque<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);
+  std::map<Op, int64_t> calls_ ABSL_GUARDED_BY(mu_);
+  int64_t keepalives_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hb::etcd

@@ -1,0 +1,81 @@
+// UnaryCall: one asynchronous unary RPC on the transport's completion queue (internal).
+//
+// Run() picks the current connection, prepares the context (deadline, auth token), starts
+// the call and deletes itself after handing the result to `done` on a completion-queue
+// thread. A call refused for an expired auth token is retried once with a fresh token.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "etcd/grpc_transport.h"
+
+namespace hb::etcd::internal {
+
+template <typename Response>
+class UnaryCall final : public Tag {
+ public:
+  using Reader = grpc::ClientAsyncResponseReader<Response>;
+  using Starter = std::function<std::unique_ptr<Reader>(Connection&, grpc::ClientContext*,
+                                                        grpc::CompletionQueue*)>;
+  using Done = std::function<void(const grpc::Status&, Response&)>;
+
+  static void Run(GrpcTransport& transport, Starter starter, Done done) {
+    (new UnaryCall(transport, std::move(starter), std::move(done)))->Start();
+  }
+
+  void Proceed(bool /*ok*/) override {
+    bool retry = transport_.OnResult(conn_, status_);
+    if (retry && !retried_) {
+      retried_ = true;
+      transport_.EndOp();
+      Start();
+      return;
+    }
+    done_(status_, response_);
+    transport_.EndOp();
+    delete this;
+  }
+
+ private:
+  UnaryCall(GrpcTransport& transport, Starter starter, Done done)
+      : transport_(transport), starter_(std::move(starter)), done_(std::move(done)) {}
+
+  void Start() {
+    if (!transport_.BeginOp()) {
+      Fail(grpc::Status(grpc::StatusCode::CANCELLED, "etcd client is shutting down"));
+      return;
+    }
+    conn_ = transport_.Current();
+    ctx_ = std::make_unique<grpc::ClientContext>();
+    absl::Status prepared = transport_.PrepareContext(*conn_, ctx_.get(), /*deadline=*/true);
+    if (!prepared.ok()) {
+      transport_.OnResult(conn_, ToGrpc(prepared));
+      transport_.EndOp();
+      Fail(ToGrpc(prepared));
+      return;
+    }
+    response_.Clear();
+    reader_ = starter_(*conn_, ctx_.get(), transport_.cq());
+    reader_->StartCall();
+    reader_->Finish(&response_, &status_, this);
+  }
+
+  void Fail(const grpc::Status& status) {
+    status_ = status;
+    done_(status_, response_);
+    delete this;
+  }
+
+  GrpcTransport& transport_;
+  Starter starter_;
+  Done done_;
+  bool retried_ = false;
+  std::shared_ptr<Connection> conn_;
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<Reader> reader_;
+  Response response_;
+  grpc::Status status_;
+};
+
+}  // namespace hb::etcd::internal

@@ -1,0 +1,163 @@
+#include "etcd/grpc_etcd_client.h"
+
+#include "etcd/grpc_calls.h"
+#include "etcd/grpc_transport.h"
+#include "etcd/keepalive_stream.h"
+#include "etcd/watch_stream.h"
+
+namespace hb::etcd {
+
+using internal::Connection;
+using internal::FromGrpc;
+using internal::UnaryCall;
+
+namespace {
+
+KeyValue FromProto(const mvccpb::KeyValue& kv) {
+  return KeyValue{kv.key(),          kv.value(),  kv.lease(), kv.create_revision(),
+                  kv.mod_revision(), kv.version()};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GrpcEtcdClient>> GrpcEtcdClient::Create(
+    const ClientOptions& options) {
+  auto transport = internal::GrpcTransport::Create(options);
+  if (!transport.ok()) return transport.status();
+  return std::unique_ptr<GrpcEtcdClient>(new GrpcEtcdClient(*std::move(transport)));
+}
+
+GrpcEtcdClient::GrpcEtcdClient(std::unique_ptr<internal::GrpcTransport> transport)
+    : transport_(std::move(transport)),
+      keepalive_(std::make_unique<internal::KeepAliveStream>(*transport_)) {}
+
+GrpcEtcdClient::~GrpcEtcdClient() {
+  keepalive_->Close();
+  transport_->Shutdown();
+}
+
+void GrpcEtcdClient::Range(RangeRequest request, Callback<RangeResult> done) {
+  etcdserverpb::RangeRequest req;
+  req.set_key(request.key);
+  req.set_range_end(request.range_end);
+  req.set_limit(request.limit);
+  req.set_keys_only(request.keys_only);
+  UnaryCall<etcdserverpb::RangeResponse>::Run(
+      *transport_,
+      [req](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return c.kv->PrepareAsyncRange(ctx, req, cq);
+      },
+      [done = std::move(done)](const grpc::Status& status, etcdserverpb::RangeResponse& resp) {
+        if (!status.ok()) return done(FromGrpc(status));
+        RangeResult result;
+        result.more = resp.more();
+        result.revision = resp.header().revision();
+        result.kvs.reserve(static_cast<size_t>(resp.kvs_size()));
+        for (const auto& kv : resp.kvs()) result.kvs.push_back(FromProto(kv));
+        done(std::move(result));
+      });
+}
+
+void GrpcEtcdClient::Put(PutRequest request, Callback<PutResult> done) {
+  etcdserverpb::PutRequest req;
+  req.set_key(std::move(request.key));
+  req.set_value(std::move(request.value));
+  req.set_lease(request.lease);
+  UnaryCall<etcdserverpb::PutResponse>::Run(
+      *transport_,
+      [req = std::move(req)](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return c.kv->PrepareAsyncPut(ctx, req, cq);
+      },
+      [done = std::move(done)](const grpc::Status& status, etcdserverpb::PutResponse& resp) {
+        if (!status.ok()) return done(FromGrpc(status));
+        done(PutResult{resp.header().revision()});
+      });
+}
+
+void GrpcEtcdClient::DeleteRange(RangeRequest request, Callback<DeleteResult> done) {
+  etcdserverpb::DeleteRangeRequest req;
+  req.set_key(request.key);
+  req.set_range_end(request.range_end);
+  UnaryCall<etcdserverpb::DeleteRangeResponse>::Run(
+      *transport_,
+      [req](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return c.kv->PrepareAsyncDeleteRange(ctx, req, cq);
+      },
+      [done = std::move(done)](const grpc::Status& status,
+                               etcdserverpb::DeleteRangeResponse& resp) {
+        if (!status.ok()) return done(FromGrpc(status));
+        done(DeleteResult{resp.deleted(), resp.header().revision()});
+      });
+}
+
+void GrpcEtcdClient::LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) {
+  etcdserverpb::LeaseGrantRequest req;
+  req.set_ttl(ttl_seconds);
+  UnaryCall<etcdserverpb::LeaseGrantResponse>::Run(
+      *transport_,
+      [req](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return c.lease->PrepareAsyncLeaseGrant(ctx, req, cq);
+      },
+      [done = std::move(done)](const grpc::Status& status, etcdserverpb::LeaseGrantResponse& resp) {
+        if (!status.ok()) return done(FromGrpc(status));
+        if (!resp.error().empty()) return done(absl::UnavailableError(resp.error()));
+        done(GrantedLease{resp.id(), resp.ttl()});
+      });
+}
+
+void GrpcEtcdClient::LeaseRevoke(int64_t lease_id, DoneCallback done) {
+  etcdserverpb::LeaseRevokeRequest req;
+  req.set_id(lease_id);
+  UnaryCall<etcdserverpb::LeaseRevokeResponse>::Run(
+      *transport_,
+      [req](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return c.lease->PrepareAsyncLeaseRevoke(ctx, req, cq);
+      },
+      [done = std::move(done)](const grpc::Status& status, etcdserverpb::LeaseRevokeResponse&) {
+        done(FromGrpc(status));
+      });
+}
+
+void GrpcEtcdClient::LeaseTimeToLive(int64_t lease_id, bool with_keys, Callback<LeaseTtl> done) {
+  etcdserverpb::LeaseTimeToLiveRequest req;
+  req.set_id(lease_id);
+  req.set_keys(with_keys);
+  UnaryCall<etcdserverpb::LeaseTimeToLiveResponse>::Run(
+      *transport_,
+      [req](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return c.lease->PrepareAsyncLeaseTimeToLive(ctx, req, cq);
+      },
+      [done = std::move(done)](const grpc::Status& status,
+                               etcdserverpb::LeaseTimeToLiveResponse& resp) {
+        if (!status.ok()) return done(FromGrpc(status));
+        LeaseTtl result{resp.id(), resp.ttl(), resp.grantedttl(), {}};
+        for (const auto& key : resp.keys()) result.keys.push_back(key);
+        done(std::move(result));
+      });
+}
+
+void GrpcEtcdClient::SetKeepAliveListener(KeepAliveListener* listener) {
+  keepalive_->SetListener(listener);
+}
+
+void GrpcEtcdClient::KeepAlive(int64_t lease_id) { keepalive_->Send(lease_id); }
+
+void GrpcEtcdClient::Status(Callback<ServerStatus> done) {
+  auto conn = transport_->Current();
+  UnaryCall<etcdserverpb::StatusResponse>::Run(
+      *transport_,
+      [](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return c.maintenance->PrepareAsyncStatus(ctx, etcdserverpb::StatusRequest(), cq);
+      },
+      [done = std::move(done), endpoint = conn->endpoint](const grpc::Status& status,
+                                                          etcdserverpb::StatusResponse& resp) {
+        if (!status.ok()) return done(FromGrpc(status));
+        done(ServerStatus{endpoint, resp.version(), resp.header().member_id(), resp.leader()});
+      });
+}
+
+std::unique_ptr<WatchHandle> GrpcEtcdClient::Watch(WatchRequest request, WatchListener* listener) {
+  return std::make_unique<internal::WatchStream>(*transport_, std::move(request), listener);
+}
+
+}  // namespace hb::etcd

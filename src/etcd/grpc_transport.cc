@@ -1,0 +1,235 @@
+#include "etcd/grpc_transport.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+
+namespace hb::etcd::internal {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read etcd ", what, " file \"", path, "\": ", std::strerror(errno)));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
+    const ClientOptions& options) {
+  if (!options.UseTls()) return grpc::InsecureChannelCredentials();
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "etcd client certificate and key must be given together (--etcd-cert and --etcd-key)");
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!options.ca_file.empty()) {
+    auto ca = ReadFile("CA", options.ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+  }
+  if (!options.cert_file.empty()) {
+    auto cert = ReadFile("client certificate", options.cert_file);
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFile("client key", options.key_file);
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *std::move(cert);
+    ssl.pem_private_key = *std::move(key);
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+bool IsAuthTokenError(const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) return true;
+  return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+         (absl::StrContains(status.error_message(), "user name is empty") ||
+          absl::StrContains(status.error_message(), "auth store is old"));
+}
+
+}  // namespace
+
+Connection::Connection(size_t index_in, std::string endpoint_in,
+                       std::shared_ptr<grpc::Channel> channel_in)
+    : index(index_in),
+      endpoint(std::move(endpoint_in)),
+      channel(std::move(channel_in)),
+      kv(etcdserverpb::KV::NewStub(channel)),
+      lease(etcdserverpb::Lease::NewStub(channel)),
+      watch(etcdserverpb::Watch::NewStub(channel)),
+      maintenance(etcdserverpb::Maintenance::NewStub(channel)),
+      auth(etcdserverpb::Auth::NewStub(channel)) {}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::StatusOr<std::unique_ptr<GrpcTransport>> GrpcTransport::Create(const ClientOptions& options) {
+  if (options.endpoints.empty()) return absl::InvalidArgumentError("no etcd endpoint given");
+  if (!options.username.empty() && options.password.empty()) {
+    return absl::InvalidArgumentError("etcd username given without a password");
+  }
+  auto creds = MakeCredentials(options);
+  if (!creds.ok()) return creds.status();
+  return std::unique_ptr<GrpcTransport>(new GrpcTransport(options, *std::move(creds)));
+}
+
+GrpcTransport::GrpcTransport(ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> creds)
+    : options_(std::move(options)), creds_(std::move(creds)) {
+  int threads = std::max(1, options_.threads);
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Poll(); });
+}
+
+GrpcTransport::~GrpcTransport() { Shutdown(); }
+
+void GrpcTransport::Poll() {
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->Proceed(ok);
+}
+
+bool GrpcTransport::BeginOp() {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) return false;
+  ++pending_;
+  return true;
+}
+
+void GrpcTransport::EndOp() {
+  absl::MutexLock lock(&mu_);
+  --pending_;
+}
+
+void GrpcTransport::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    shutting_down_ = true;
+    mu_.Await(absl::Condition(
+        +[](int64_t* pending) { return *pending == 0; }, &pending_));
+    stopped_ = true;
+  }
+  cq_.Shutdown();
+  for (auto& thread : threads_) thread.join();
+}
+
+std::shared_ptr<Connection> GrpcTransport::ConnectionFor(size_t index) {
+  if (connections_.empty()) connections_.resize(options_.endpoints.size());
+  if (!connections_[index]) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options_.reconnect.initial)));
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options_.reconnect.initial)));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options_.reconnect.max)));
+    args.SetMaxReceiveMessageSize(64 << 20);
+    const std::string& target = options_.endpoints[index].host_port;
+    connections_[index] = std::make_shared<Connection>(
+        index, target, grpc::CreateCustomChannel(target, creds_, args));
+  }
+  return connections_[index];
+}
+
+std::shared_ptr<Connection> GrpcTransport::Current() {
+  absl::MutexLock lock(&mu_);
+  return ConnectionFor(current_);
+}
+
+absl::Status GrpcTransport::Authenticate(Connection& conn) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+  etcdserverpb::AuthenticateRequest request;
+  request.set_name(options_.username);
+  request.set_password(options_.password);
+  etcdserverpb::AuthenticateResponse response;
+  grpc::Status status = conn.auth->Authenticate(&ctx, request, &response);
+  if (!status.ok()) {
+    absl::Status result = FromGrpc(status);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      LogError("etcd authentication failed", {{"endpoint", conn.endpoint},
+                                              {"user", options_.username},
+                                              {"error", status.error_message()}});
+      result = absl::UnauthenticatedError(absl::StrCat("etcd authentication as user \"",
+                                                       options_.username,
+                                                       "\" failed: ", status.error_message()));
+    }
+    return result;
+  }
+  conn.token = response.token();
+  LogDebug("authenticated to etcd", {{"endpoint", conn.endpoint}, {"user", options_.username}});
+  return absl::OkStatus();
+}
+
+absl::Status GrpcTransport::PrepareContext(Connection& conn, grpc::ClientContext* ctx,
+                                           bool deadline) {
+  if (deadline) ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+  if (options_.username.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&conn.auth_mu);
+  if (conn.token.empty()) {
+    absl::Status status = Authenticate(conn);
+    if (!status.ok()) return status;
+  }
+  ctx->AddMetadata("token", conn.token);
+  return absl::OkStatus();
+}
+
+bool GrpcTransport::OnResult(const std::shared_ptr<Connection>& conn, const grpc::Status& status) {
+  if (status.ok() || status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+    if (IsAuthTokenError(status) && !options_.username.empty()) {
+      absl::MutexLock lock(&conn->auth_mu);
+      conn->token.clear();
+      return true;
+    }
+    absl::MutexLock lock(&mu_);
+    failures_in_row_ = 0;
+    if (down_ && conn->index == current_) {
+      down_ = false;
+      LogInfo("etcd reachable again",
+              {{"endpoint", conn->endpoint},
+               {"down_for", absl::FormatDuration(
+                                absl::Trunc(absl::Now() - down_since_, absl::Milliseconds(100)))}});
+    }
+    return false;
+  }
+  absl::MutexLock lock(&mu_);
+  if (conn->index != current_) return false;  // a late answer from an endpoint already left
+  ++failures_in_row_;
+  size_t count = options_.endpoints.size();
+  size_t next = (current_ + 1) % count;
+  if (!down_ && failures_in_row_ >= count) {
+    down_ = true;
+    down_since_ = absl::Now();
+    std::vector<std::string> all;
+    for (const auto& e : options_.endpoints) all.push_back(e.host_port);
+    LogError("etcd unreachable at every endpoint; retrying with backoff",
+             {{"endpoints", absl::StrJoin(all, ",")}, {"error", status.error_message()}});
+  } else if (!down_ && count > 1) {
+    LogWarning("etcd endpoint unavailable; failing over",
+               {{"endpoint", conn->endpoint},
+                {"next", options_.endpoints[next].host_port},
+                {"error", status.error_message()}});
+  }
+  current_ = next;
+  return false;
+}
+
+}  // namespace hb::etcd::internal

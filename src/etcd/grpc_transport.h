@@ -1,0 +1,106 @@
+// GrpcTransport: what every gRPC call to etcd shares (internal to src/etcd).
+//
+//  - one CompletionQueue polled by a small fixed pool of threads; each queued operation's
+//    tag is a Tag whose Proceed() runs on one of those threads;
+//  - one connection (channel + stubs + auth token) per endpoint, created lazily; calls go
+//    to the current endpoint, and a call failing with UNAVAILABLE moves the client to the
+//    next one (fail-over);
+//  - username/password authentication: a token is fetched per connection before its first
+//    call and again when etcd says the token is invalid;
+//  - reachability state, logged once per change (never once per failed call);
+//  - accounting of operations in flight, so that Shutdown() can wait for every callback.
+//
+// Thread-safe. Passwords and tokens are never logged.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "etcd/api/etcdserverpb/rpc.grpc.pb.h"
+#include "etcd/endpoints.h"
+
+namespace hb::etcd::internal {
+
+class Tag {
+ public:
+  virtual ~Tag() = default;
+  // `ok` is the completion queue's verdict on the operation.
+  virtual void Proceed(bool ok) = 0;
+};
+
+struct Connection {
+  Connection(size_t index, std::string endpoint, std::shared_ptr<grpc::Channel> channel);
+
+  const size_t index;
+  const std::string endpoint;
+  const std::shared_ptr<grpc::Channel> channel;
+  const std::unique_ptr<etcdserverpb::KV::Stub> kv;
+  const std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+  const std::unique_ptr<etcdserverpb::Watch::Stub> watch;
+  const std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance;
+  const std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+
+  absl::Mutex auth_mu;  // held while authenticating, so only one caller does it
+  std::string token ABSL_GUARDED_BY(auth_mu);
+};
+
+absl::Status FromGrpc(const grpc::Status& status);
+grpc::Status ToGrpc(const absl::Status& status);
+
+class GrpcTransport {
+ public:
+  static absl::StatusOr<std::unique_ptr<GrpcTransport>> Create(const ClientOptions& options);
+  ~GrpcTransport();
+
+  grpc::CompletionQueue* cq() { return &cq_; }
+  const ClientOptions& options() const { return options_; }
+
+  // Registers an operation about to be queued; false once shutdown has begun (fail the
+  // operation with CANCELLED instead). Every true return needs one EndOp().
+  bool BeginOp();
+  void EndOp();
+
+  std::shared_ptr<Connection> Current();
+  // Fills in auth metadata (authenticating first if needed, which blocks) and, when
+  // `deadline` is set, the per-call deadline.
+  absl::Status PrepareContext(Connection& conn, grpc::ClientContext* ctx, bool deadline);
+  // Records the outcome of a call made on `conn`; returns true when the call failed on an
+  // expired or missing auth token and is worth one retry (the token has been dropped).
+  bool OnResult(const std::shared_ptr<Connection>& conn, const grpc::Status& status);
+
+  // Stops accepting operations, waits until every operation in flight has completed
+  // (owners of streams must cancel them first), then stops the threads. Idempotent.
+  void Shutdown();
+
+ private:
+  explicit GrpcTransport(ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> creds);
+  std::shared_ptr<Connection> ConnectionFor(size_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Authenticate(Connection& conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(conn.auth_mu);
+  void Poll();
+
+  const ClientOptions options_;
+  const std::shared_ptr<grpc::ChannelCredentials> creds_;
+  grpc::CompletionQueue cq_;
+  std::vector<std::thread> threads_;
+
+  absl::Mutex mu_;
+  std::vector<std::shared_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+  size_t current_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t failures_in_row_ ABSL_GUARDED_BY(mu_) = 0;
+  bool down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time down_since_ ABSL_GUARDED_BY(mu_);
+  int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace hb::etcd::internal

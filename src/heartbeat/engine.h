@@ -1,0 +1,133 @@
+// HeartbeatEngine: keeps one etcd lease and one health key alive per capability.
+//
+// Per capability it grants a lease (TTL), puts the health value (health_value.h) on
+// <prefix><identifier>/health attached to that lease, and renews the lease over the
+// client's single multiplexed keep-alive stream every min(interval, TTL/3). In
+// `kEveryBeat` mode the value is rewritten every interval (heartbeat_count and timestamp
+// advance); in `kOnChange` mode only when it changes or every `refresh` period, liveness
+// then resting on keep-alives alone.
+//
+// A lease is lost when a keep-alive answers TTL <= 0, a put answers "lease not found",
+// or no keep-alive answer arrives before the lease's local deadline (last answered
+// keep-alive's send time + TTL). A lost lease is re-granted and the key re-put at once.
+// With adoption on, a health key found at start whose lease is still alive is kept: its
+// lease is renewed instead of replaced, so a restart does not make keys flap.
+//
+// Load shaping: first puts happen right after the grant, but each capability's beat and
+// keep-alive phase is then placed at random within its interval, and renewals carry
+// +/- `jitter`, so thousands of capabilities never fire together. Puts, grants and
+// revokes in flight are capped (`max_in_flight`); "too many requests" is back-pressure
+// (retried later, not a failure). Keep-alives are never held back by puts, so leases
+// survive even when etcd cannot take every put; being late is measured and logged.
+//
+// Time: everything runs on the injected Clock. The engine does work only inside RunDue(),
+// which a driver calls at the time it returns (EngineRunner in production; tests on a
+// FakeClock). etcd callbacks only update state and call the wake hook.
+//
+// Thread-safety: all public methods are thread-safe; the etcd client is never called with
+// the engine's lock held.
+// Lifetime: the engine registers itself as the client's keep-alive listener. It must
+// outlive every callback the client may still deliver: stop driving it, destroy (or
+// quiesce) the client, then destroy the engine.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/jitter.h"
+#include "etcd/etcd_client.h"
+#include "heartbeat/stats.h"
+
+namespace hb::heartbeat {
+
+enum class WriteMode { kEveryBeat, kOnChange };
+const char* WriteModeName(WriteMode mode);
+
+struct CapabilitySpec {
+  std::string identifier;
+  absl::Duration interval = absl::Seconds(10);
+  int64_t ttl_seconds = 30;
+  std::string source;  // optional, copied into the value
+};
+
+struct EngineOptions {
+  std::string key_prefix = "/chora/capabilities/";
+  WriteMode mode = WriteMode::kEveryBeat;
+  absl::Duration refresh = absl::Minutes(5);  // on-change: rewrite at least this often
+  int max_in_flight = 512;                    // puts + grants + revokes awaiting an answer
+  bool adopt = true;                          // adopt live leases found at start
+  double jitter = 0.05;                       // renewal spread, fraction of the period
+  absl::Duration keepalive_timeout = absl::Seconds(5);  // adoption probe answer deadline
+  absl::Duration lag_warning = absl::Seconds(2);        // "falling behind" threshold
+  BackoffPolicy retry{absl::Milliseconds(200), absl::Seconds(5), 2.0, 0.5};
+  uint64_t seed = 0;  // jitter seed; 0 picks a random one
+};
+
+enum class Health { kPending, kHealthy, kFailing, kLeaseLost };
+const char* HealthName(Health health);
+
+// A snapshot of one capability, for status reporting.
+struct CapabilityStatus {
+  std::string identifier;
+  std::string key;
+  Health health = Health::kPending;
+  std::string message;  // why it is not healthy
+  int64_t lease_id = 0;
+  int64_t ttl_seconds = 0;
+  absl::Duration interval;
+  uint64_t heartbeat_count = 0;
+  std::optional<absl::Time> last_heartbeat;  // last successful put
+  std::optional<absl::Time> lease_deadline;  // local estimate of the lease's expiry
+};
+
+class HeartbeatEngine {
+ public:
+  HeartbeatEngine(etcd::EtcdClient& etcd, Clock& clock, EngineOptions options);
+  ~HeartbeatEngine();
+  HeartbeatEngine(const HeartbeatEngine&) = delete;
+  HeartbeatEngine& operator=(const HeartbeatEngine&) = delete;
+
+  // Called (from any thread, without engine locks held) when work became due earlier
+  // than the time RunDue() last returned. Set before the first Upsert().
+  void SetWakeHook(std::function<void()> wake);
+  // Called with an identifier whenever its Health, lease or message changes.
+  void SetChangeHook(std::function<void(const std::string&)> changed);
+
+  // Adds a capability or changes one (interval, TTL, source). A TTL change re-grants
+  // (the key moves to the new lease without disappearing); an interval change does not.
+  // InvalidArgument for a bad identifier, TTL < 2 s, or interval not in [0.1 s, TTL).
+  absl::Status Upsert(const CapabilitySpec& spec);
+  // Stops heartbeating `identifier`; with `revoke` its lease is revoked (the key vanishes
+  // now), otherwise the key stays until its lease expires. Unknown identifiers are ignored.
+  void Remove(const std::string& identifier, bool revoke);
+
+  // Does everything due at clock.Now(): adoption scan, grants, puts, keep-alives, lease
+  // deadline checks, revokes. Returns when it next has work (InfiniteFuture: none).
+  absl::Time RunDue();
+
+  // Stops heartbeating everything; with `revoke`, revokes every lease (bounded in flight,
+  // through RunDue). Upsert() is refused afterwards.
+  void BeginShutdown(bool revoke);
+  // True once shut down and no revoke or other call is awaiting an answer.
+  bool Drained() const;
+
+  std::optional<CapabilityStatus> GetStatus(const std::string& identifier) const;
+  std::vector<CapabilityStatus> AllStatuses() const;
+  const EngineStats& stats() const { return stats_; }
+  EngineGauges Gauges() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  EngineStats stats_;
+};
+
+}  // namespace hb::heartbeat

@@ -1,0 +1,83 @@
+#include "heartbeat/health_value.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/time_format.h"
+#include "nlohmann/json.hpp"
+
+namespace hb::heartbeat {
+
+std::string LeaseIdHex(int64_t lease_id) {
+  return absl::StrCat(absl::Hex(static_cast<uint64_t>(lease_id)));
+}
+
+absl::StatusOr<int64_t> ParseLeaseIdHex(absl::string_view hex) {
+  uint64_t value = 0;
+  if (hex.empty() || !absl::SimpleHexAtoi(hex, &value)) {
+    return absl::InvalidArgumentError(absl::StrCat("not a hexadecimal lease id: \"", hex, "\""));
+  }
+  return static_cast<int64_t>(value);
+}
+
+std::string RenderHealthValue(const HealthValue& v) {
+  nlohmann::ordered_json j;
+  j["status"] = v.status;
+  j["timestamp"] = FormatRfc3339(v.timestamp);
+  j["namespace"] = v.identifier;
+  j["heartbeat_count"] = v.heartbeat_count;
+  if (v.lease_id != 0) j["lease_id"] = LeaseIdHex(v.lease_id);
+  if (v.ttl_seconds > 0) j["ttl"] = v.ttl_seconds;
+  if (v.interval > absl::ZeroDuration()) {
+    if (v.interval == absl::Seconds(absl::ToInt64Seconds(v.interval))) {
+      j["interval"] = absl::ToInt64Seconds(v.interval);
+    } else {
+      j["interval"] = absl::ToDoubleSeconds(v.interval);
+    }
+  }
+  if (!v.mode.empty()) j["mode"] = v.mode;
+  if (!v.source.empty()) j["source"] = v.source;
+  return j.dump();
+}
+
+absl::StatusOr<HealthValue> ParseHealthValue(absl::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError("health value is not a JSON object");
+  }
+  HealthValue v;
+  auto status = j.find("status");
+  auto timestamp = j.find("timestamp");
+  auto ns = j.find("namespace");
+  if (status == j.end() || !status->is_string() || timestamp == j.end() ||
+      !timestamp->is_string() || ns == j.end() || !ns->is_string()) {
+    return absl::InvalidArgumentError(
+        "health value lacks one of the string fields status, timestamp, namespace");
+  }
+  v.status = status->get<std::string>();
+  v.identifier = ns->get<std::string>();
+  auto when = ParseRfc3339(timestamp->get<std::string>());
+  if (!when.ok()) return when.status();
+  v.timestamp = *when;
+  if (auto count = j.find("heartbeat_count"); count != j.end() && count->is_number_unsigned()) {
+    v.heartbeat_count = count->get<uint64_t>();
+  }
+  if (auto lease = j.find("lease_id"); lease != j.end() && lease->is_string()) {
+    auto id = ParseLeaseIdHex(lease->get<std::string>());
+    if (id.ok()) v.lease_id = *id;
+  }
+  if (auto ttl = j.find("ttl"); ttl != j.end() && ttl->is_number_integer()) {
+    v.ttl_seconds = ttl->get<int64_t>();
+  }
+  if (auto interval = j.find("interval"); interval != j.end() && interval->is_number()) {
+    v.interval = absl::Seconds(interval->get<double>());
+  }
+  if (auto mode = j.find("mode"); mode != j.end() && mode->is_string()) {
+    v.mode = mode->get<std::string>();
+  }
+  if (auto source = j.find("source"); source != j.end() && source->is_string()) {
+    v.source = source->get<std::string>();
+  }
+  return v;
+}
+
+}  // namespace hb::heartbeat

@@ -1,0 +1,41 @@
+// The JSON value stored under <prefix><identifier>/health.
+//
+// Keeps the original service's schema and adds fields:
+//   {"status":"healthy","timestamp":"2025-11-15T22:30:00.123456Z",
+//    "namespace":"chora.devex.registry","heartbeat_count":42,
+//    "lease_id":"694d77aa1e7f2e04","ttl":30,"interval":10,"mode":"every-beat"}
+// `lease_id` is hexadecimal (as etcdctl prints it) because lease ids exceed the integers
+// JSON readers such as JavaScript can hold exactly. Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace hb::heartbeat {
+
+struct HealthValue {
+  std::string status = "healthy";
+  absl::Time timestamp;
+  std::string identifier;  // written as "namespace", the original's name for it
+  uint64_t heartbeat_count = 0;
+  int64_t lease_id = 0;
+  int64_t ttl_seconds = 0;
+  absl::Duration interval;
+  std::string mode;    // "every-beat" or "on-change"
+  std::string source;  // optional: where the capability was declared
+};
+
+std::string RenderHealthValue(const HealthValue& value);
+// Reads a value written by this project or by the original service (extra fields and
+// missing optional fields are fine; status, timestamp and namespace are required).
+absl::StatusOr<HealthValue> ParseHealthValue(absl::string_view json);
+
+// "694d77aa1e7f2e04" <-> 0x694d77aa1e7f2e04.
+std::string LeaseIdHex(int64_t lease_id);
+absl::StatusOr<int64_t> ParseLeaseIdHex(absl::string_view hex);
+
+}  // namespace hb::heartbeat

@@ -1,0 +1,45 @@
+// Turning a set of manifest files into the capabilities to heartbeat.
+//
+// Used by auto-discovery (a directory) and by the controller's ConfigMap source (data
+// keys). A broken manifest never stops the others: it is skipped and reported with its
+// source and field. Pure functions apart from ReadManifestDirectory().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "manifest/manifest.h"
+
+namespace hb::manifest {
+
+struct Document {
+  std::string source;  // shown in messages
+  std::string text;
+};
+
+struct ServiceCapability {
+  Manifest manifest;
+  HeartbeatTiming timing;  // defaults applied and checked
+};
+
+struct Catalog {
+  std::vector<ServiceCapability> services;  // valid Service-type, unique identifiers
+  std::vector<Manifest> others;             // valid manifests without chora_service
+  std::vector<std::string> errors;          // one per skipped document
+  std::vector<std::string> notes;           // valid but suspicious (e.g. dc_type mismatch)
+};
+
+// Parses and checks every document, in order. The first document declaring an identifier
+// wins; later ones are reported as duplicates.
+Catalog BuildCatalog(const std::vector<Document>& documents, const HeartbeatTiming& defaults);
+
+// Reads every regular *.yaml and *.yml file directly in `dir`, sorted by name. Fails when
+// the directory cannot be read; an unreadable file becomes a document-level error.
+struct DirectoryContents {
+  std::vector<Document> documents;
+  std::vector<std::string> errors;
+};
+absl::StatusOr<DirectoryContents> ReadManifestDirectory(const std::string& dir);
+
+}  // namespace hb::manifest

@@ -1,0 +1,75 @@
+// EtcdServer: a real etcd (Debian's etcd-server) for integration tests, on 127.0.0.1
+// ports picked at start, with a temporary data directory removed at the end.
+// Can be stopped, killed and restarted on the same or an empty data directory, and
+// optionally serves TLS with client certificates (certificates made with openssl).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support/process.h"
+
+namespace hb::testing {
+
+struct TlsFiles {
+  std::string ca;
+  std::string server_cert, server_key;
+  std::string client_cert, client_key;
+};
+
+struct EtcdServerOptions {
+  bool tls = false;
+};
+
+class EtcdServer {
+ public:
+  using Options = EtcdServerOptions;
+  // Starts etcd and waits until it answers; returns nullptr otherwise.
+  static std::unique_ptr<EtcdServer> Start(Options options = Options());
+  ~EtcdServer();
+
+  std::string endpoint() const;  // "127.0.0.1:port"
+  const TlsFiles& tls() const { return tls_; }
+
+  void Stop();  // SIGTERM, wait
+  void Kill();  // SIGKILL, wait
+  // Starts again on the same ports; `wipe` empties the data directory first.
+  bool Restart(bool wipe);
+  bool Ready();
+
+  // Runs etcdctl (API v3) against this server; `extra` flags are appended.
+  CommandResult Etcdctl(std::vector<std::string> args);
+  // Value of `key`, or nullopt when absent.
+  std::optional<std::string> Get(const std::string& key);
+  // Keys under `prefix`.
+  std::vector<std::string> Keys(const std::string& prefix);
+  // {create_revision, lease} of `key` (0s when absent), from etcdctl's JSON output.
+  struct KeyMeta {
+    int64_t create_revision = 0;
+    int64_t mod_revision = 0;
+    int64_t lease = 0;
+  };
+  KeyMeta Meta(const std::string& key);
+  // Starts `etcdctl watch --prefix` logging every event to a file, and returns once the
+  // watch sees events (a marker key "<prefix>.watch-ready" is written for that).
+  void StartWatch(const std::string& prefix);
+  std::string WatchLog() const;
+
+ private:
+  EtcdServer() = default;
+  bool Launch();
+  std::vector<std::string> EtcdctlBase() const;
+
+  Options options_;
+  std::string dir_;
+  int client_port_ = 0;
+  int peer_port_ = 0;
+  TlsFiles tls_;
+  std::unique_ptr<Process> process_;
+  std::unique_ptr<Process> watch_;
+  int launches_ = 0;
+};
+
+}  // namespace hb::testing

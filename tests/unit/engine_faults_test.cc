@@ -1,0 +1,213 @@
+// HeartbeatEngine on virtual time against FakeEtcd: lost leases, outages, adoption and
+// back-pressure.
+#include <gtest/gtest.h>
+
+#include "heartbeat/engine.h"
+#include "heartbeat/health_value.h"
+#include "support/engine_fixture.h"
+
+namespace hb::heartbeat {
+namespace {
+
+using etcd::FakeEtcd;
+
+TEST_F(EngineFixture, WipedEtcdGetsEveryKeyBackWithinOneInterval) {
+  Start();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(engine_->Upsert(Spec(absl::StrCat("w.n", i))).ok());
+  Run(absl::Seconds(2));
+  etcd_.SetDown(true);
+  etcd_.Wipe();
+  Run(absl::Seconds(5));
+  etcd_.SetDown(false);
+  Run(absl::Seconds(10));  // one interval
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_TRUE(etcd_.Get(Key(absl::StrCat("w.n", i))).has_value()) << i;
+  }
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 50u);
+  EXPECT_EQ(engine_->Gauges().leases_held, 50);
+  EXPECT_EQ(engine_->GetStatus("w.n7")->health, Health::kHealthy);
+}
+
+TEST_F(EngineFixture, ShortOutageInsideTheTtlLosesNoKey) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 6)).ok());
+  Run(absl::Seconds(2));
+  int64_t lease = etcd_.Get(Key("a.b"))->lease;
+  etcd_.SetDown(true);
+  Run(absl::Seconds(3));  // beats fail, the lease lives on
+  etcd_.SetDown(false);
+  Run(absl::Seconds(6));
+  EXPECT_EQ(etcd_.deletes_of(Key("a.b")), 0);
+  EXPECT_EQ(etcd_.Get(Key("a.b"))->lease, lease);
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+  EXPECT_GT(engine_->stats().beats_failed.load(), 0u);
+  EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
+}
+
+TEST_F(EngineFixture, LongOutageReportsFailingThenLeaseLostThenRecovers) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 6)).ok());
+  Run(absl::Seconds(2));
+  etcd_.SetDown(true);
+  Run(absl::Seconds(4));
+  EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kFailing);
+  Run(absl::Seconds(4));  // past the lease deadline
+  auto status = engine_->GetStatus("a.b");
+  EXPECT_EQ(status->health, Health::kLeaseLost);
+  EXPECT_NE(status->message.find("re-grant failing: connection refused"), std::string::npos)
+      << status->message;
+  etcd_.SetDown(false);
+  Run(absl::Seconds(2));
+  EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
+  EXPECT_TRUE(etcd_.Get(Key("a.b")).has_value());
+}
+
+TEST_F(EngineFixture, KeepAliveAnsweringTtlZeroReGrantsAtOnce) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(10), 30)).ok());
+  Run(absl::Seconds(1));
+  etcd_.Wipe();            // the lease vanishes while the stream stays up
+  Run(absl::Seconds(11));  // the next keep-alive answers TTL 0
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 1u);
+  EXPECT_TRUE(etcd_.Get(Key("a.b")).has_value());
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 2);
+}
+
+TEST_F(EngineFixture, PutRefusedForUnknownLeaseReGrants) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 30)).ok());
+  Run(absl::Seconds(1));
+  etcd_.FailNext(FakeEtcd::Op::kPut, absl::NotFoundError("etcdserver: requested lease not found"));
+  Run(absl::Seconds(3));
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 1u);
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 2);
+  EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
+}
+
+TEST_F(EngineFixture, NoKeepAliveAnswerBeforeTheDeadlineCountsAsLost) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 6)).ok());
+  Run(absl::Seconds(1));
+  etcd_.DropKeepAlives(true);
+  Run(absl::Seconds(7));
+  EXPECT_GE(engine_->stats().leases_lost.load(), 1u);
+  etcd_.DropKeepAlives(false);
+  Run(absl::Seconds(3));
+  EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
+  EXPECT_TRUE(etcd_.Get(Key("a.b")).has_value());
+}
+
+TEST_F(EngineFixture, TooManyRequestsIsBackPressureNotFailure) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 30)).ok());
+  Run(absl::Seconds(1));
+  etcd_.FailNext(FakeEtcd::Op::kPut, absl::ResourceExhaustedError("etcdserver: too many requests"),
+                 3);
+  Run(absl::Seconds(6));
+  EXPECT_EQ(engine_->stats().beats_throttled.load(), 3u);
+  EXPECT_EQ(engine_->stats().beats_failed.load(), 0u);
+  EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+}
+
+TEST_F(EngineFixture, GrantFailuresBackOffAndReportFailing) {
+  Start();
+  etcd_.FailNext(FakeEtcd::Op::kGrant, absl::PermissionDeniedError("etcdserver: permission denied"),
+                 4);
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b")).ok());
+  Run(absl::Milliseconds(300));
+  auto status = engine_->GetStatus("a.b");
+  EXPECT_EQ(status->health, Health::kFailing);
+  EXPECT_NE(status->message.find("permission denied"), std::string::npos);
+  Run(absl::Seconds(10));
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 5) << "retried with backoff, not in a hot loop";
+  EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
+}
+
+TEST_F(EngineFixture, AdoptsALiveLeaseInsteadOfGrantingOne) {
+  int64_t lease = etcd_.SeedLease(30);
+  HealthValue old;
+  old.timestamp = clock_.Now();
+  old.identifier = "a.b";
+  old.heartbeat_count = 41;
+  etcd_.Seed(Key("a.b"), RenderHealthValue(old), lease);
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 30)).ok());
+  Run(absl::Seconds(5));
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 0);
+  auto kv = etcd_.Get(Key("a.b"));
+  ASSERT_TRUE(kv.has_value());
+  EXPECT_EQ(kv->lease, lease);
+  EXPECT_GT(Count("a.b"), 41u) << "the count carries on";
+  EXPECT_EQ(etcd_.deletes_of(Key("a.b")), 0);
+  EXPECT_EQ(engine_->stats().leases_adopted.load(), 1u);
+}
+
+TEST_F(EngineFixture, AdoptionOfAnExpiredLeaseGrantsANewOne) {
+  int64_t lease = etcd_.SeedLease(3);
+  HealthValue old;
+  old.timestamp = clock_.Now();
+  old.identifier = "a.b";
+  etcd_.Seed(Key("a.b"), RenderHealthValue(old), lease);
+  // A key whose lease is gone but which a watcher still saw: it expires now.
+  clock_.Advance(absl::Seconds(4));
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b")).ok());
+  Run(absl::Seconds(2));
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 1);
+  EXPECT_TRUE(etcd_.Get(Key("a.b")).has_value());
+}
+
+TEST_F(EngineFixture, AdoptionWithADifferentTtlMovesToANewLeaseWithoutDeleting) {
+  int64_t lease = etcd_.SeedLease(60);
+  HealthValue old;
+  old.timestamp = clock_.Now();
+  old.identifier = "a.b";
+  etcd_.Seed(Key("a.b"), RenderHealthValue(old), lease);
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(10), 30)).ok());
+  Run(absl::Seconds(2));
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 1);
+  EXPECT_NE(etcd_.Get(Key("a.b"))->lease, lease);
+  EXPECT_FALSE(etcd_.LeaseAlive(lease));
+  EXPECT_EQ(etcd_.deletes_of(Key("a.b")), 0);
+}
+
+TEST_F(EngineFixture, AdoptionWaitsForEtcdAndScansInPages) {
+  for (int i = 0; i < 2500; ++i) {
+    etcd_.Seed(
+        Key(absl::StrCat("p.n", i)),
+        R"({"status":"healthy","timestamp":"2025-11-15T22:30:00Z","namespace":"x","heartbeat_count":3})",
+        etcd_.SeedLease(30));
+  }
+  etcd_.SetDown(true);
+  Start();
+  for (int i = 0; i < 2500; ++i) ASSERT_TRUE(engine_->Upsert(Spec(absl::StrCat("p.n", i))).ok());
+  Run(absl::Seconds(3));
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 0) << "no grant before the scan";
+  etcd_.SetDown(false);
+  Run(absl::Seconds(10));
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 0);
+  EXPECT_EQ(engine_->stats().leases_adopted.load(), 2500u);
+  EXPECT_GE(etcd_.calls(FakeEtcd::Op::kRange), 3);
+}
+
+TEST_F(EngineFixture, InFlightCapQueuesBeatsAndReportsLag) {
+  EngineOptions options;
+  options.max_in_flight = 4;
+  Start(options);
+  etcd_.SetLatency(absl::Milliseconds(100));  // at most 40 requests/s get through
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(engine_->Upsert(Spec(absl::StrCat("q.n", i))).ok());
+  Run(absl::Seconds(3));
+  EngineGauges gauges = engine_->Gauges();
+  EXPECT_LE(gauges.in_flight, 4);
+  EXPECT_GT(gauges.waiting_for_slot, 0);
+  EXPECT_GT(gauges.lag, absl::Seconds(2));
+  EXPECT_TRUE(gauges.falling_behind);
+  // Keep-alives are not held back: no lease granted so far is lost.
+  Run(absl::Seconds(60));
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+}
+
+}  // namespace
+}  // namespace hb::heartbeat

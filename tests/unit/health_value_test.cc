@@ -1,0 +1,63 @@
+#include "heartbeat/health_value.h"
+
+#include <gtest/gtest.h>
+
+#include "nlohmann/json.hpp"
+
+namespace hb::heartbeat {
+namespace {
+
+TEST(HealthValueTest, RendersTheOriginalFieldsFirstAndExtras) {
+  HealthValue v;
+  v.timestamp = absl::FromUnixSeconds(1763245800);
+  v.identifier = "chora.devex.registry";
+  v.heartbeat_count = 42;
+  v.lease_id = 0x694d77aa1e7f2e04;
+  v.ttl_seconds = 30;
+  v.interval = absl::Seconds(10);
+  v.mode = "every-beat";
+  std::string text = RenderHealthValue(v);
+  EXPECT_EQ(text, R"({"status":"healthy","timestamp":"2025-11-15T22:30:00.000000Z",)"
+                  R"("namespace":"chora.devex.registry","heartbeat_count":42,)"
+                  R"("lease_id":"694d77aa1e7f2e04","ttl":30,"interval":10,"mode":"every-beat"})");
+  auto parsed = ParseHealthValue(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->lease_id, v.lease_id);
+  EXPECT_EQ(parsed->heartbeat_count, 42u);
+  EXPECT_EQ(parsed->timestamp, v.timestamp);
+  EXPECT_EQ(parsed->interval, absl::Seconds(10));
+}
+
+TEST(HealthValueTest, ReadsTheOriginalServicesValue) {
+  auto parsed =
+      ParseHealthValue(R"({"status": "healthy", "timestamp": "2025-11-15T22:30:00.412345Z",)"
+                       R"( "namespace": "chora.devex.registry", "heartbeat_count": 7})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->identifier, "chora.devex.registry");
+  EXPECT_EQ(parsed->heartbeat_count, 7u);
+  EXPECT_EQ(parsed->lease_id, 0);
+}
+
+TEST(HealthValueTest, RejectsNonsense) {
+  EXPECT_FALSE(ParseHealthValue("not json").ok());
+  EXPECT_FALSE(ParseHealthValue("[1,2]").ok());
+  EXPECT_FALSE(ParseHealthValue(R"({"status":"healthy"})").ok());
+  EXPECT_FALSE(ParseHealthValue(R"({"status":"healthy","timestamp":"soon","namespace":"a"})").ok());
+}
+
+TEST(HealthValueTest, FractionalIntervalsStayExact) {
+  HealthValue v;
+  v.identifier = "a";
+  v.interval = absl::Milliseconds(2500);
+  auto json = nlohmann::json::parse(RenderHealthValue(v));
+  EXPECT_DOUBLE_EQ(json["interval"].get<double>(), 2.5);
+}
+
+TEST(HealthValueTest, LeaseIdHexRoundTrips) {
+  EXPECT_EQ(LeaseIdHex(0x7fffffffffffffff), "7fffffffffffffff");
+  EXPECT_EQ(*ParseLeaseIdHex("694d77aa1e7f2e04"), 0x694d77aa1e7f2e04);
+  EXPECT_FALSE(ParseLeaseIdHex("xyz").ok());
+}
+
+}  // namespace
+}  // namespace hb::heartbeat

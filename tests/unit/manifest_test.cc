@@ -1,0 +1,183 @@
+#include "manifest/manifest.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "manifest/discovery.h"
+
+namespace hb::manifest {
+namespace {
+
+const char kService[] = R"(apiVersion: chora.dev/v1
+kind: Capability
+metadata:
+  dc_identifier: chora.devex.registry
+  dc_type: Service
+  dc_title: Capability Registry & Discovery
+  dc_hasVersion: 1.0.0
+chora_service:
+  interfaces: [cli, mcp]
+  health:
+    endpoint: /health
+    interval: 5
+    timeout: 2
+    heartbeat_ttl: 15
+)";
+
+const char kPatternWithComment[] = R"(metadata:
+  dc_identifier: chora.awareness.patterns
+  dc_type: Pattern
+# No chora_service block: this is documentation only.
+chora_pattern:
+  summary: x
+)";
+
+TEST(ManifestTest, ParsesAServiceManifest) {
+  auto m = ParseManifest(kService, "registry.yaml");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->identifier, "chora.devex.registry");
+  EXPECT_TRUE(m->service);
+  EXPECT_EQ(m->title, "Capability Registry & Discovery");
+  EXPECT_EQ(m->version, "1.0.0");
+  EXPECT_EQ(m->interval_seconds, 5);
+  EXPECT_EQ(m->ttl_seconds, 15);
+  EXPECT_EQ(m->timeout_seconds, 2);
+  EXPECT_EQ(m->endpoint, "/health");
+}
+
+TEST(ManifestTest, ACommentMentioningChoraServiceDoesNotMakeAService) {
+  auto m = ParseManifest(kPatternWithComment, "p.yaml");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_FALSE(m->service);
+}
+
+TEST(ManifestTest, AnEmptyChoraServiceBlockStillCounts) {
+  auto m = ParseManifest("metadata: {dc_identifier: a.b}\nchora_service:\n", "x.yaml");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_TRUE(m->service);
+  EXPECT_FALSE(m->interval_seconds.has_value());
+}
+
+struct BadCase {
+  const char* yaml;
+  const char* expected;  // substring of the message
+};
+
+class BadManifestTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadManifestTest, NamesSourceAndField) {
+  auto m = ParseManifest(GetParam().yaml, "dir/bad.yaml");
+  ASSERT_FALSE(m.ok());
+  std::string message(m.status().message());
+  EXPECT_EQ(message.rfind("dir/bad.yaml: ", 0), 0u) << message;
+  EXPECT_NE(message.find(GetParam().expected), std::string::npos) << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadManifestTest,
+    ::testing::Values(
+        BadCase{"metadata: [unclosed", "not valid YAML: line 1"},
+        BadCase{"- a\n- b\n", "must be a YAML mapping"},
+        BadCase{"kind: Capability\n", "metadata: missing"},
+        BadCase{"metadata: {dc_type: Service}\n", "metadata.dc_identifier: missing"},
+        BadCase{"metadata: {dc_identifier: Chora.Registry}\n", "invalid identifier"},
+        BadCase{"metadata: {dc_identifier: a..b}\n", "invalid identifier"},
+        BadCase{"metadata: {dc_identifier: [a]}\n", "metadata.dc_identifier: must be a string"},
+        BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {interval: ten}}\n",
+                "chora_service.health.interval: must be a whole number of seconds, got \"ten\""},
+        BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {heartbeat_ttl: 2.5}}\n",
+                "chora_service.health.heartbeat_ttl"},
+        BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: [1]}\n",
+                "chora_service.health: must be a mapping"},
+        BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {timeout: -1}}\n",
+                "chora_service.health.timeout: must be positive"}));
+
+TEST(IdentifierTest, AcceptsTheRegistrysShape) {
+  for (const char* ok : {"chora.devex.documentation_framework", "a", "a-b.c_d.e9", "x1.y2"}) {
+    EXPECT_TRUE(IsValidIdentifier(ok)) << ok;
+  }
+  for (const char* bad :
+       {"", ".a", "a.", "A.b", "a/b", "a b", "_a", "a_", "a..b", std::string(254, 'a').c_str()}) {
+    EXPECT_FALSE(IsValidIdentifier(bad)) << bad;
+  }
+}
+
+TEST(TimingTest, AppliesDefaultsAndChecksRanges) {
+  Manifest m;
+  m.source = "x.yaml";
+  m.service = true;
+  auto timing = ResolveTiming(m, HeartbeatTiming{10, 30});
+  ASSERT_TRUE(timing.ok());
+  EXPECT_EQ(timing->interval_seconds, 10);
+  EXPECT_EQ(timing->ttl_seconds, 30);
+
+  m.ttl_seconds = 1;
+  auto short_ttl = ResolveTiming(m, HeartbeatTiming{});
+  ASSERT_FALSE(short_ttl.ok());
+  EXPECT_NE(short_ttl.status().message().find("heartbeat_ttl: TTL must be at least 2 seconds"),
+            std::string::npos);
+
+  m.ttl_seconds = 10;
+  m.interval_seconds = 10;
+  auto slow = ResolveTiming(m, HeartbeatTiming{});
+  ASSERT_FALSE(slow.ok());
+  EXPECT_NE(slow.status().message().find("chora_service.health.interval: interval (10 s) must be "
+                                         "below the TTL (10 s)"),
+            std::string::npos)
+      << slow.status();
+}
+
+TEST(CatalogTest, KeepsValidServicesAndReportsEveryBrokenOne) {
+  std::vector<Document> docs = {
+      {"a.yaml", kService},
+      {"b.yaml", kPatternWithComment},
+      {"c.yaml", "metadata: [broken"},
+      {"d.yaml", "metadata: {dc_identifier: chora.devex.bootstrap}\nchora_service: {}\n"},
+      {"e.yaml", "metadata: {dc_identifier: chora.devex.registry}\nchora_service: {}\n"},
+      {"f.yaml",
+       "metadata: {dc_identifier: chora.x.slow}\nchora_service: "
+       "{health: {interval: 40}}\n"},
+      {"g.yaml", "metadata: {dc_identifier: chora.x.declared, dc_type: Service}\n"},
+  };
+  Catalog catalog = BuildCatalog(docs, HeartbeatTiming{10, 30});
+  ASSERT_EQ(catalog.services.size(), 2u);
+  EXPECT_EQ(catalog.services[0].manifest.identifier, "chora.devex.registry");
+  EXPECT_EQ(catalog.services[0].timing.interval_seconds, 5);
+  EXPECT_EQ(catalog.services[1].manifest.identifier, "chora.devex.bootstrap");
+  EXPECT_EQ(catalog.services[1].timing.ttl_seconds, 30);
+  EXPECT_EQ(catalog.others.size(), 2u);
+  ASSERT_EQ(catalog.errors.size(), 3u);
+  EXPECT_NE(catalog.errors[0].find("c.yaml: not valid YAML"), std::string::npos);
+  EXPECT_NE(catalog.errors[1].find("e.yaml: metadata.dc_identifier: duplicate "
+                                   "\"chora.devex.registry\", already declared in a.yaml"),
+            std::string::npos)
+      << catalog.errors[1];
+  EXPECT_NE(catalog.errors[2].find("f.yaml: chora_service.health.interval"), std::string::npos);
+  ASSERT_EQ(catalog.notes.size(), 1u);
+  EXPECT_NE(catalog.notes[0].find("g.yaml: dc_type is Service but there is no chora_service"),
+            std::string::npos);
+}
+
+TEST(DirectoryTest, ReadsYamlAndYmlFilesSorted) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("manifest_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "nested.yaml");
+  for (const char* name : {"b.yml", "a.yaml", "notes.txt", "empty.yaml"}) {
+    std::ofstream(dir / name) << (std::string(name) == "empty.yaml" ? "" : "metadata: {}\n");
+  }
+  auto contents = ReadManifestDirectory(dir.string());
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  ASSERT_EQ(contents->documents.size(), 3u);
+  EXPECT_EQ(fs::path(contents->documents[0].source).filename(), "a.yaml");
+  EXPECT_EQ(fs::path(contents->documents[1].source).filename(), "b.yml");
+  EXPECT_EQ(fs::path(contents->documents[2].source).filename(), "empty.yaml");
+  fs::remove_all(dir);
+  auto missing = ReadManifestDirectory(dir.string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find(dir.string()), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hb::manifest

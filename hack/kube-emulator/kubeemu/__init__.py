@@ -1,0 +1,1 @@
+"""kube-emulator: a small, in-memory Kubernetes API server for tests."""

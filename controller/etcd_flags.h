@@ -20,7 +20,7 @@ struct EtcdFlags {
   std::string user;  // "name" or "name:password" (as etcdctl's --user)
   std::string password_file;
   double timeout_seconds = 5;
-  int threads = 2;
+  int threads = 1;
 };
 
 void AddEtcdFlags(CLI::App& command, EtcdFlags& flags);

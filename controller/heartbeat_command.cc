@@ -168,6 +168,16 @@ CLI::App* AddHeartbeatCommand(CLI::App& app, HeartbeatFlags& flags) {
                   "Most puts, grants and revokes awaiting etcd's answer at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  cmd->add_option("--max-batch", flags.max_batch,
+                  "Most puts written in one etcd transaction (keep at or below etcd's "
+                  "--max-txn-ops, 128 by default; 1 disables batching)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option("--batch-window", flags.batch_window_ms,
+                  "Milliseconds of scheduled work handled per wake-up: beats are at most this "
+                  "late, and fewer wake-ups cost less CPU")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1000}));
   cmd->add_option("--stats-interval", flags.stats_interval,
                   "Log a statistics line every this many seconds (0: only at exit)")
       ->capture_default_str();
@@ -223,10 +233,12 @@ int RunHeartbeat(const HeartbeatFlags& flags) {
                                            : heartbeat::WriteMode::kEveryBeat;
   options.refresh = absl::Seconds(flags.refresh);
   options.max_in_flight = flags.max_in_flight;
+  options.max_batch = flags.max_batch;
   options.adopt = !flags.no_adopt;
   options.keepalive_timeout = client_options->call_timeout;
   auto engine = std::make_unique<heartbeat::HeartbeatEngine>(**client, RealClock::Get(), options);
-  auto runner = std::make_unique<heartbeat::EngineRunner>(*engine);
+  auto runner =
+      std::make_unique<heartbeat::EngineRunner>(*engine, absl::Milliseconds(flags.batch_window_ms));
   for (const CapabilitySpec& spec : specs) {
     absl::Status added = engine->Upsert(spec);
     if (!added.ok()) LogError("Skipping capability", {{"error", added.message()}});

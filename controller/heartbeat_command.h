@@ -24,6 +24,8 @@ struct HeartbeatFlags {
   bool keep_leases = false;
   double shutdown_timeout = 10;
   int max_in_flight = 512;
+  int max_batch = 128;
+  int64_t batch_window_ms = 100;
   int64_t stats_interval = 0;
   std::string log_format = "text";
   EtcdFlags etcd;

@@ -215,10 +215,11 @@ int RunStatus(const StatusFlags& flags) {
     request.key = page->kvs.back().key + std::string(1, '\0');
   }
   FillTtls(**client, rows);
-  if (flags.output == "json")
+  if (flags.output == "json") {
     PrintJson(rows);
-  else
+  } else {
     PrintTable(rows);
+  }
   if (!flags.watch) return 0;
 
   EventPrinter printer(flags.key_prefix);

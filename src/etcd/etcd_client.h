@@ -142,6 +142,11 @@ class EtcdClient {
 
   virtual void Range(RangeRequest request, Callback<RangeResult> done) = 0;
   virtual void Put(PutRequest request, Callback<PutResult> done) = 0;
+  // Writes every put in one transaction: one round trip and one raft entry for all of
+  // them. All or nothing: if any put's lease is unknown the whole batch fails with
+  // NotFound "requested lease not found" and nothing is written. etcd bounds the batch
+  // size (--max-txn-ops, 128 by default).
+  virtual void PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) = 0;
   virtual void DeleteRange(RangeRequest request, Callback<DeleteResult> done) = 0;
 
   virtual void LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) = 0;

@@ -80,10 +80,11 @@ void FakeEtcd::Range(RangeRequest request, Callback<RangeResult> done) {
     }
   }
   Enqueue([done = std::move(done), status, result = std::move(result)]() mutable {
-    if (status.ok())
+    if (status.ok()) {
       done(std::move(result));
-    else
+    } else {
       done(status);
+    }
   });
 }
 
@@ -93,24 +94,49 @@ void FakeEtcd::Put(PutRequest request, Callback<PutResult> done) {
   if (status.ok() && request.lease != 0 && leases_.count(request.lease) == 0) {
     status = absl::NotFoundError(kLeaseNotFound);
   }
+  int64_t revision = status.ok() ? Write(std::move(request)) : 0;
+  Enqueue([done = std::move(done), status, revision] {
+    if (status.ok()) {
+      done(PutResult{revision});
+    } else {
+      done(status);
+    }
+  });
+}
+
+int64_t FakeEtcd::Write(PutRequest request) {
+  int64_t revision = ++revision_;
+  KeyValue& kv = kvs_[request.key];
+  if (kv.key.empty()) {
+    kv.key = request.key;
+    kv.create_revision = revision;
+  }
+  kv.value = std::move(request.value);
+  kv.lease = request.lease;
+  kv.mod_revision = revision;
+  ++kv.version;
+  ++keys_written_;
+  return revision;
+}
+
+void FakeEtcd::PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) {
+  absl::MutexLock lock(&mu_);
+  absl::Status status = Admit(Op::kPutBatch);
+  for (const PutRequest& request : requests) {
+    if (status.ok() && request.lease != 0 && leases_.count(request.lease) == 0) {
+      status = absl::NotFoundError(kLeaseNotFound);
+    }
+  }
   int64_t revision = 0;
   if (status.ok()) {
-    revision = ++revision_;
-    KeyValue& kv = kvs_[request.key];
-    if (kv.key.empty()) {
-      kv.key = request.key;
-      kv.create_revision = revision;
-    }
-    kv.value = std::move(request.value);
-    kv.lease = request.lease;
-    kv.mod_revision = revision;
-    ++kv.version;
+    for (PutRequest& request : requests) revision = Write(std::move(request));
   }
   Enqueue([done = std::move(done), status, revision] {
-    if (status.ok())
+    if (status.ok()) {
       done(PutResult{revision});
-    else
+    } else {
       done(status);
+    }
   });
 }
 
@@ -130,10 +156,11 @@ void FakeEtcd::DeleteRange(RangeRequest request, Callback<DeleteResult> done) {
     deleted = static_cast<int64_t>(doomed.size());
   }
   Enqueue([done = std::move(done), status, deleted, revision = revision_] {
-    if (status.ok())
+    if (status.ok()) {
       done(DeleteResult{deleted, revision});
-    else
+    } else {
       done(status);
+    }
   });
 }
 
@@ -146,10 +173,11 @@ void FakeEtcd::LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) {
     leases_[granted.id] = Lease{ttl_seconds, clock_.Now() + absl::Seconds(ttl_seconds)};
   }
   Enqueue([done = std::move(done), status, granted] {
-    if (status.ok())
+    if (status.ok()) {
       done(granted);
-    else
+    } else {
       done(status);
+    }
   });
 }
 
@@ -157,10 +185,11 @@ void FakeEtcd::LeaseRevoke(int64_t lease_id, DoneCallback done) {
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kRevoke);
   if (status.ok()) {
-    if (leases_.count(lease_id) == 0)
+    if (leases_.count(lease_id) == 0) {
       status = absl::NotFoundError(kLeaseNotFound);
-    else
+    } else {
       DropLease(lease_id);
+    }
   }
   Enqueue([done = std::move(done), status] { done(status); });
 }
@@ -178,10 +207,11 @@ void FakeEtcd::LeaseTimeToLive(int64_t lease_id, bool with_keys, Callback<LeaseT
     }
   }
   Enqueue([done = std::move(done), status, ttl] {
-    if (status.ok())
+    if (status.ok()) {
       done(ttl);
-    else
+    } else {
       done(status);
+    }
   });
 }
 
@@ -226,10 +256,11 @@ void FakeEtcd::Status(Callback<ServerStatus> done) {
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kStatus);
   Enqueue([done = std::move(done), status] {
-    if (status.ok())
+    if (status.ok()) {
       done(ServerStatus{"fake", "3.4.0-fake", 1, 1});
-    else
+    } else {
       done(status);
+    }
   });
 }
 
@@ -348,6 +379,11 @@ int64_t FakeEtcd::deletes_of(const std::string& key) {
 int64_t FakeEtcd::calls(Op op) {
   absl::MutexLock lock(&mu_);
   return calls_[op];
+}
+
+int64_t FakeEtcd::keys_written() {
+  absl::MutexLock lock(&mu_);
+  return keys_written_;
 }
 
 int64_t FakeEtcd::keepalives() {

@@ -30,13 +30,14 @@ namespace hb::etcd {
 
 class FakeEtcd final : public EtcdClient {
  public:
-  enum class Op { kRange, kPut, kDelete, kGrant, kRevoke, kTimeToLive, kStatus };
+  enum class Op { kRange, kPut, kPutBatch, kDelete, kGrant, kRevoke, kTimeToLive, kStatus };
 
   explicit FakeEtcd(Clock& clock);
 
   // EtcdClient
   void Range(RangeRequest request, Callback<RangeResult> done) override;
   void Put(PutRequest request, Callback<PutResult> done) override;
+  void PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) override;
   void DeleteRange(RangeRequest request, Callback<DeleteResult> done) override;
   void LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) override;
   void LeaseRevoke(int64_t lease_id, DoneCallback done) override;
@@ -66,6 +67,7 @@ class FakeEtcd final : public EtcdClient {
   int64_t live_leases();
   int64_t deletes_of(const std::string& key);  // deletions of `key` so far (expiry included)
   int64_t calls(Op op);
+  int64_t keys_written();  // puts applied, batched or not
   int64_t keepalives();
 
  private:
@@ -83,6 +85,7 @@ class FakeEtcd final : public EtcdClient {
   void ExpireLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteKey(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropLease(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t Write(PutRequest request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock& clock_;
   absl::Mutex mu_;
@@ -99,6 +102,7 @@ class FakeEtcd final : public EtcdClient {
   std::map<Op, std::deque<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);
   std::map<Op, int64_t> calls_ ABSL_GUARDED_BY(mu_);
   int64_t keepalives_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t keys_written_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
 };
 

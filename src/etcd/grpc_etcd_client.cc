@@ -74,6 +74,25 @@ void GrpcEtcdClient::Put(PutRequest request, Callback<PutResult> done) {
       });
 }
 
+void GrpcEtcdClient::PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) {
+  etcdserverpb::TxnRequest req;
+  for (PutRequest& request : requests) {
+    etcdserverpb::PutRequest* put = req.add_success()->mutable_request_put();
+    put->set_key(std::move(request.key));
+    put->set_value(std::move(request.value));
+    put->set_lease(request.lease);
+  }
+  UnaryCall<etcdserverpb::TxnResponse>::Run(
+      *transport_,
+      [req = std::move(req)](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return c.kv->PrepareAsyncTxn(ctx, req, cq);
+      },
+      [done = std::move(done)](const grpc::Status& status, etcdserverpb::TxnResponse& resp) {
+        if (!status.ok()) return done(FromGrpc(status));
+        done(PutResult{resp.header().revision()});
+      });
+}
+
 void GrpcEtcdClient::DeleteRange(RangeRequest request, Callback<DeleteResult> done) {
   etcdserverpb::DeleteRangeRequest req;
   req.set_key(request.key);

@@ -30,6 +30,7 @@ class GrpcEtcdClient final : public EtcdClient {
 
   void Range(RangeRequest request, Callback<RangeResult> done) override;
   void Put(PutRequest request, Callback<PutResult> done) override;
+  void PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) override;
   void DeleteRange(RangeRequest request, Callback<DeleteResult> done) override;
   void LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) override;
   void LeaseRevoke(int64_t lease_id, DoneCallback done) override;

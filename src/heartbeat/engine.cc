@@ -47,6 +47,12 @@ std::optional<CapabilityStatus> HeartbeatEngine::GetStatus(const std::string& id
 }
 std::vector<CapabilityStatus> HeartbeatEngine::AllStatuses() const { return impl_->AllStatuses(); }
 EngineGauges HeartbeatEngine::Gauges() const { return impl_->Gauges(); }
+void HeartbeatEngine::ResetHistograms() {
+  for (LatencyHistogram* h : {&stats_.put_latency, &stats_.keepalive_latency, &stats_.grant_latency,
+                              &stats_.beat_lateness}) {
+    h->Reset();
+  }
+}
 
 // ---- Impl: public operations ----
 

@@ -16,7 +16,8 @@
 // Load shaping: first puts happen right after the grant, but each capability's beat and
 // keep-alive phase is then placed at random within its interval, and renewals carry
 // +/- `jitter`, so thousands of capabilities never fire together. Puts, grants and
-// revokes in flight are capped (`max_in_flight`); "too many requests" is back-pressure
+// revokes in flight are capped (`max_in_flight`); puts due together are written in one
+// etcd transaction of up to `max_batch` puts; "too many requests" is back-pressure
 // (retried later, not a failure). Keep-alives are never held back by puts, so leases
 // survive even when etcd cannot take every put; being late is measured and logged.
 //
@@ -63,8 +64,9 @@ struct EngineOptions {
   WriteMode mode = WriteMode::kEveryBeat;
   absl::Duration refresh = absl::Minutes(5);  // on-change: rewrite at least this often
   int max_in_flight = 512;                    // puts + grants + revokes awaiting an answer
-  bool adopt = true;                          // adopt live leases found at start
-  double jitter = 0.05;                       // renewal spread, fraction of the period
+  int max_batch = 128;   // puts per etcd transaction (etcd's --max-txn-ops); 1: no batching
+  bool adopt = true;     // adopt live leases found at start
+  double jitter = 0.05;  // renewal spread, fraction of the period
   absl::Duration keepalive_timeout = absl::Seconds(5);  // adoption probe answer deadline
   absl::Duration lag_warning = absl::Seconds(2);        // "falling behind" threshold
   BackoffPolicy retry{absl::Milliseconds(200), absl::Seconds(5), 2.0, 0.5};
@@ -122,6 +124,8 @@ class HeartbeatEngine {
   std::optional<CapabilityStatus> GetStatus(const std::string& identifier) const;
   std::vector<CapabilityStatus> AllStatuses() const;
   const EngineStats& stats() const { return stats_; }
+  // Starts the latency and lateness histograms afresh (benchmarks measure after warm-up).
+  void ResetHistograms();
   EngineGauges Gauges() const;
 
  private:

@@ -1,4 +1,7 @@
 // HeartbeatEngine::Impl: issuing etcd calls and taking their answers.
+#include <algorithm>
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "heartbeat/engine_impl.h"
@@ -16,6 +19,7 @@ bool IsBackPressure(const absl::Status& status) {
 }  // namespace
 
 void HeartbeatEngine::Impl::Apply(Effects& fx) {
+  std::vector<Action*> puts;
   for (Action& a : fx.actions) {
     switch (a.kind) {
       case Action::Kind::kGrant: {
@@ -26,15 +30,9 @@ void HeartbeatEngine::Impl::Apply(Effects& fx) {
         });
         break;
       }
-      case Action::Kind::kPut: {
-        absl::Time sent = clock_.Now();
-        etcd_.Put(etcd::PutRequest{std::move(a.key), std::move(a.value), a.lease},
-                  [this, slot = a.slot, inc = a.incarnation, lease = a.lease, count = a.count,
-                   sent](absl::StatusOr<etcd::PutResult> result) {
-                    OnPut(slot, inc, lease, count, sent, result.status());
-                  });
+      case Action::Kind::kPut:
+        puts.push_back(&a);
         break;
-      }
       case Action::Kind::kKeepAlive:
         stats_.keepalives_sent.fetch_add(1, std::memory_order_relaxed);
         etcd_.KeepAlive(a.lease);
@@ -54,6 +52,7 @@ void HeartbeatEngine::Impl::Apply(Effects& fx) {
       }
     }
   }
+  if (!puts.empty()) IssuePuts(puts);
   if (fx.wake && wake_) wake_();
   if (changed_) {
     for (const std::string& id : fx.changed) changed_(id);
@@ -122,63 +121,105 @@ void HeartbeatEngine::Impl::OnGrant(uint32_t slot, uint64_t incarnation, absl::T
   Apply(fx);
 }
 
-void HeartbeatEngine::Impl::OnPut(uint32_t slot, uint64_t incarnation, int64_t lease,
-                                  uint64_t count, absl::Time sent, absl::Status status) {
+void HeartbeatEngine::Impl::IssuePuts(std::vector<Action*>& puts) {
+  absl::Time sent = clock_.Now();
+  size_t batch = static_cast<size_t>(std::max(1, options_.max_batch));
+  for (size_t first = 0; first < puts.size(); first += batch) {
+    size_t last = std::min(puts.size(), first + batch);
+    std::vector<PutMeta> metas;
+    std::vector<etcd::PutRequest> requests;
+    for (size_t i = first; i < last; ++i) {
+      Action& a = *puts[i];
+      metas.push_back(PutMeta{a.slot, a.incarnation, a.lease, a.count, sent});
+      requests.push_back(etcd::PutRequest{std::move(a.key), std::move(a.value), a.lease});
+    }
+    if (requests.size() == 1) {
+      etcd_.Put(std::move(requests[0]),
+                [this, metas = std::move(metas)](absl::StatusOr<etcd::PutResult> result) {
+                  OnPuts(metas, result.status());
+                });
+      continue;
+    }
+    // One unknown lease fails the whole transaction: then each put goes alone, so
+    // that only the capabilities whose lease is gone re-grant.
+    auto retry = std::make_shared<std::vector<etcd::PutRequest>>(requests);
+    etcd_.PutBatch(std::move(requests),
+                   [this, metas = std::move(metas), retry](absl::StatusOr<etcd::PutResult> result) {
+                     if (result.status().code() != absl::StatusCode::kNotFound) {
+                       OnPuts(metas, result.status());
+                       return;
+                     }
+                     for (size_t i = 0; i < metas.size(); ++i) {
+                       etcd_.Put(std::move((*retry)[i]),
+                                 [this, meta = metas[i]](absl::StatusOr<etcd::PutResult> single) {
+                                   OnPuts({meta}, single.status());
+                                 });
+                     }
+                   });
+  }
+}
+
+void HeartbeatEngine::Impl::OnPuts(const std::vector<PutMeta>& puts, const absl::Status& status) {
   Effects fx;
   {
     absl::MutexLock lock(&mu_);
     absl::Time now = clock_.Now();
-    ReleaseSlot(fx);
-    if (status.ok()) {
-      stats_.beats_ok.fetch_add(1, std::memory_order_relaxed);
-      stats_.put_latency.Record(now - sent);
-    } else if (IsBackPressure(status)) {
-      stats_.beats_throttled.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      stats_.beats_failed.fetch_add(1, std::memory_order_relaxed);
-    }
-    Entry* e = Find(slot, incarnation);
-    if (e != nullptr) {
-      e->put_in_flight = false;
-      if (lease != e->lease_id) {
-        // An answer about a lease this capability no longer holds; the re-put follows.
-      } else if (status.ok()) {
-        e->heartbeat_count = count;
-        e->last_ok = now;
-        e->put_failures = 0;
-        e->backoff.Reset();
-        if (e->health != Health::kHealthy && e->health != Health::kPending) {
-          LogLimited(LogLevel::kInfo, "Heartbeat restored", {{"id", e->spec.identifier}});
-        }
-        SetHealth(*e, Health::kHealthy, "", fx);
-        if (e->stale_lease != 0) {
-          QueueRevoke(e->stale_lease);
-          e->stale_lease = 0;
-        }
-        LogDebug("Heartbeat sent", {{"id", e->spec.identifier}, {"count", count}});
-      } else if (status.code() == absl::StatusCode::kNotFound) {
-        LoseLease(*e, absl::StrCat("put refused: ", status.message()), now, fx);
-      } else {
-        e->put_now = true;
-        e->put_not_before = now + std::min(e->backoff.Next(jitter_), e->spec.interval);
-        if (!IsBackPressure(status)) {
-          ++e->put_failures;
-          LogDebug("Heartbeat failed", {{"id", e->spec.identifier}, {"error", status.message()}});
-          if (e->put_failures >= 2 && e->health == Health::kHealthy) {
-            LogLimited(LogLevel::kWarning, "Heartbeats failing",
-                       {{"id", e->spec.identifier}, {"error", status.message()}});
-          }
-          if (e->put_failures >= 2 && e->health != Health::kLeaseLost) {
-            SetHealth(*e, Health::kFailing,
-                      absl::StrCat("heartbeat put failed: ", status.message()), fx);
-          }
-        }
-      }
-      Schedule(*e, now);
-    }
+    for (const PutMeta& put : puts) HandlePut(put, status, now, fx);
     fx.wake = fx.wake || announced_ == absl::InfinitePast();
   }
   Apply(fx);
+}
+
+void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& status,
+                                      absl::Time now, Effects& fx) {
+  ReleaseSlot(fx);
+  if (status.ok()) {
+    stats_.beats_ok.fetch_add(1, std::memory_order_relaxed);
+    stats_.put_latency.Record(now - put.sent);
+  } else if (IsBackPressure(status)) {
+    stats_.beats_throttled.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    stats_.beats_failed.fetch_add(1, std::memory_order_relaxed);
+  }
+  Entry* e = Find(put.slot, put.incarnation);
+  if (e == nullptr) return;
+  e->put_in_flight = false;
+  if (put.lease != e->lease_id) {
+    // An answer about a lease this capability no longer holds; the re-put follows.
+  } else if (status.ok()) {
+    e->heartbeat_count = put.count;
+    e->last_ok = now;
+    e->put_failures = 0;
+    e->backoff.Reset();
+    if (e->health != Health::kHealthy && e->health != Health::kPending) {
+      LogLimited(LogLevel::kInfo, "Heartbeat restored", {{"id", e->spec.identifier}});
+    }
+    SetHealth(*e, Health::kHealthy, "", fx);
+    if (e->stale_lease != 0) {
+      QueueRevoke(e->stale_lease);
+      e->stale_lease = 0;
+    }
+    LogDebug("Heartbeat sent", {{"id", e->spec.identifier}, {"count", put.count}});
+  } else if (status.code() == absl::StatusCode::kNotFound) {
+    LoseLease(*e, absl::StrCat("put refused: ", status.message()), now, fx);
+  } else {
+    e->put_now = true;
+    e->put_not_before = now + std::min(e->backoff.Next(jitter_), e->spec.interval);
+    if (!IsBackPressure(status)) {
+      ++e->put_failures;
+      LogDebug("Heartbeat failed", {{"id", e->spec.identifier}, {"error", status.message()}});
+      if (e->put_failures >= 2 && e->health == Health::kHealthy) {
+        LogLimited(LogLevel::kWarning, "Heartbeats failing",
+                   {{"id", e->spec.identifier}, {"error", status.message()}});
+      }
+      if (e->put_failures >= 2 && e->health != Health::kLeaseLost) {
+        SetHealth(*e, Health::kFailing, absl::StrCat("heartbeat put failed: ", status.message()),
+                  fx);
+      }
+    }
+  }
+  // Usually the next beat, seconds away: the driver need not wake for it.
+  Schedule(*e, NextDue(*e));
 }
 
 void HeartbeatEngine::Impl::OnRevoke(int64_t lease, absl::Status status) {

@@ -152,8 +152,18 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void Apply(Effects& fx);
   void OnGrant(uint32_t slot, uint64_t incarnation, absl::Time sent,
                absl::StatusOr<etcd::GrantedLease> result);
-  void OnPut(uint32_t slot, uint64_t incarnation, int64_t lease, uint64_t count, absl::Time sent,
-             absl::Status status);
+  struct PutMeta {
+    uint32_t slot;
+    uint64_t incarnation;
+    int64_t lease;
+    uint64_t count;
+    absl::Time sent;
+  };
+  // Issues the puts among `actions`, up to `max_batch` per etcd transaction.
+  void IssuePuts(std::vector<Action*>& puts);
+  void OnPuts(const std::vector<PutMeta>& puts, const absl::Status& status);
+  void HandlePut(const PutMeta& put, const absl::Status& status, absl::Time now, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnRevoke(int64_t lease, absl::Status status);
   void OnScan(absl::StatusOr<etcd::RangeResult> result);
   void HandleScanPage(const etcd::RangeResult& page, Effects& fx)

@@ -1,8 +1,11 @@
 #include "heartbeat/engine_runner.h"
 
+#include <algorithm>
+
 namespace hb::heartbeat {
 
-EngineRunner::EngineRunner(HeartbeatEngine& engine) : engine_(engine) {
+EngineRunner::EngineRunner(HeartbeatEngine& engine, absl::Duration min_period)
+    : engine_(engine), min_period_(min_period) {
   engine_.SetWakeHook([this] { Wake(); });
   thread_ = std::thread([this] { Loop(); });
 }
@@ -23,11 +26,12 @@ void EngineRunner::Wake() {
 
 void EngineRunner::Loop() {
   while (true) {
+    absl::Time ran = absl::Now();
     absl::Time next = engine_.RunDue();
     absl::MutexLock lock(&mu_);
     if (stop_) return;
     // Sleep until `next` (at most a second, as a safety net) unless woken.
-    absl::Time deadline = std::min(next, absl::Now() + absl::Seconds(1));
+    absl::Time deadline = std::clamp(next, ran + min_period_, ran + absl::Seconds(1));
     mu_.AwaitWithDeadline(absl::Condition(&woken_), deadline);
     woken_ = false;
     if (stop_) return;

@@ -21,7 +21,9 @@ class EngineFixture : public ::testing::Test {
     options.seed = 42;
     engine_ = std::make_unique<HeartbeatEngine>(etcd_, clock_, options);
   }
-  void Run(absl::Duration d) { testing::RunFor(clock_, etcd_, *engine_, d); }
+  void Run(absl::Duration d, absl::Duration step = absl::Milliseconds(10)) {
+    testing::RunFor(clock_, etcd_, *engine_, d, step);
+  }
 
   static CapabilitySpec Spec(std::string id, absl::Duration interval = absl::Seconds(10),
                              int64_t ttl = 30) {

@@ -211,3 +211,42 @@ TEST_F(EngineFixture, InFlightCapQueuesBeatsAndReportsLag) {
 
 }  // namespace
 }  // namespace hb::heartbeat
+
+namespace hb::heartbeat {
+namespace {
+
+TEST_F(EngineFixture, PutsDueTogetherShareTransactions) {
+  Start();
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(engine_->Upsert(Spec(absl::StrCat("b.n", i))).ok());
+  Run(absl::Seconds(25), /*step=*/absl::Milliseconds(500));  // a driver waking twice a second
+  int64_t rpcs = etcd_.calls(etcd::FakeEtcd::Op::kPutBatch) + etcd_.calls(etcd::FakeEtcd::Op::kPut);
+  EXPECT_GT(etcd_.calls(etcd::FakeEtcd::Op::kPutBatch), 0);
+  EXPECT_GE(etcd_.keys_written(), 600) << "three rounds of beats";
+  EXPECT_LT(rpcs * 2, etcd_.keys_written()) << "puts due in the same instant travel together";
+}
+
+TEST_F(EngineFixture, ARefusedBatchFallsBackToSinglePutsWithoutLosingLeases) {
+  Start();
+  for (const char* id : {"b.one", "b.two"}) ASSERT_TRUE(engine_->Upsert(Spec(id)).ok());
+  etcd_.FailNext(etcd::FakeEtcd::Op::kPutBatch,
+                 absl::NotFoundError("etcdserver: requested lease not found"));
+  Run(absl::Seconds(2), /*step=*/absl::Seconds(1));  // both first puts fall due together
+  EXPECT_EQ(etcd_.calls(etcd::FakeEtcd::Op::kPutBatch), 1);
+  EXPECT_EQ(etcd_.calls(etcd::FakeEtcd::Op::kPut), 2) << "each put retried alone";
+  EXPECT_TRUE(etcd_.Get(Key("b.one")).has_value());
+  EXPECT_TRUE(etcd_.Get(Key("b.two")).has_value());
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+}
+
+TEST_F(EngineFixture, BatchingCanBeTurnedOff) {
+  EngineOptions options;
+  options.max_batch = 1;
+  Start(options);
+  for (const char* id : {"b.one", "b.two"}) ASSERT_TRUE(engine_->Upsert(Spec(id)).ok());
+  Run(absl::Seconds(2), /*step=*/absl::Seconds(1));
+  EXPECT_EQ(etcd_.calls(etcd::FakeEtcd::Op::kPutBatch), 0);
+  EXPECT_EQ(etcd_.calls(etcd::FakeEtcd::Op::kPut), 2);
+}
+
+}  // namespace
+}  // namespace hb::heartbeat

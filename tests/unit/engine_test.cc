@@ -155,10 +155,10 @@ TEST_F(EngineFixture, ThousandsOfCapabilitiesBeatSpreadOverTheInterval) {
   Run(absl::Seconds(12));  // everyone granted and placed
   // Count puts per 1-second bucket over two intervals.
   std::map<int, int64_t> per_second;
-  int64_t last = etcd_.calls(FakeEtcd::Op::kPut);
+  int64_t last = etcd_.keys_written();
   for (int s = 0; s < 20; ++s) {
     Run(absl::Seconds(1));
-    int64_t now = etcd_.calls(FakeEtcd::Op::kPut);
+    int64_t now = etcd_.keys_written();
     per_second[s] = now - last;
     last = now;
   }
@@ -177,19 +177,19 @@ TEST_F(EngineFixture, OnChangeModeRenewsByKeepAliveAndRewritesOnlyOnRefresh) {
   Start(options);
   ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(5), 15)).ok());
   Run(absl::Seconds(1));
-  ASSERT_EQ(etcd_.calls(FakeEtcd::Op::kPut), 1);
+  ASSERT_EQ(etcd_.keys_written(), 1);
   EXPECT_EQ(ParseHealthValue(etcd_.Get(Key("a.b"))->value)->mode, "on-change");
   Run(absl::Seconds(50));
-  EXPECT_LE(etcd_.calls(FakeEtcd::Op::kPut), 2) << "at most the refresh rewrite";
+  EXPECT_LE(etcd_.keys_written(), 2) << "at most the refresh rewrite";
   EXPECT_GE(etcd_.keepalives(), 9);
   EXPECT_EQ(etcd_.deletes_of(Key("a.b")), 0);
   Run(absl::Seconds(70));
-  EXPECT_GE(etcd_.calls(FakeEtcd::Op::kPut), 2) << "refreshed within the refresh period";
+  EXPECT_GE(etcd_.keys_written(), 2) << "refreshed within the refresh period";
   // A spec change rewrites the value at once.
-  int64_t puts = etcd_.calls(FakeEtcd::Op::kPut);
+  int64_t puts = etcd_.keys_written();
   ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(4), 15)).ok());
   Run(absl::Milliseconds(100));
-  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kPut), puts + 1);
+  EXPECT_EQ(etcd_.keys_written(), puts + 1);
 }
 
 TEST_F(EngineFixture, ChangeHookReportsTransitions) {

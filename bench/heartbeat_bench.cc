@@ -10,10 +10,13 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -45,6 +48,96 @@ std::pair<double, double> RssMiB() {
   return {rss, peak};
 }
 
+// Grants `count` leases, then sends keep-alives for all of them as fast as the client's
+// stream takes them, for `seconds`: the raw capacity of one keep-alive stream.
+class CountingListener final : public hb::etcd::KeepAliveListener {
+ public:
+  void OnKeepAliveResponse(int64_t, int64_t) override { answers.fetch_add(1); }
+  void OnKeepAliveStreamState(bool, const absl::Status&) override {}
+  std::atomic<uint64_t> answers{0};
+};
+
+int RawKeepAlive(hb::etcd::EtcdClient& client, int64_t count, int64_t ttl, double seconds,
+                 bool with_keys) {
+  std::vector<int64_t> leases;
+  absl::Mutex mu;
+  int64_t in_flight = 0, failed = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    {
+      absl::MutexLock lock(&mu);
+      mu.Await(absl::Condition(
+          +[](int64_t* n) { return *n < 500; }, &in_flight));
+      ++in_flight;
+    }
+    client.LeaseGrant(ttl, [&](absl::StatusOr<hb::etcd::GrantedLease> lease) {
+      absl::MutexLock lock(&mu);
+      --in_flight;
+      if (lease.ok()) {
+        leases.push_back(lease->id);
+      } else {
+        ++failed;
+      }
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int64_t* n) { return *n == 0; }, &in_flight));
+  }
+  if (leases.empty()) {
+    std::cerr << "no lease granted (" << failed << " failures)\n";
+    return 1;
+  }
+  if (with_keys) {  // attach one key to each lease, as the engine does
+    std::vector<hb::etcd::PutRequest> batch;
+    for (size_t i = 0; i < leases.size(); ++i) {
+      batch.push_back(
+          hb::etcd::PutRequest{absl::StrCat("/raw/", i), std::string(200, 'x'), leases[i]});
+      if (batch.size() == 128 || i + 1 == leases.size()) {
+        auto promise = std::make_shared<std::promise<absl::Status>>();
+        auto done = promise->get_future();
+        client.PutBatch(std::move(batch), [promise](absl::StatusOr<hb::etcd::PutResult> r) {
+          promise->set_value(r.status());
+        });
+        if (!done.get().ok()) return 1;
+        batch.clear();
+      }
+    }
+  }
+  CountingListener listener;
+  client.SetKeepAliveListener(&listener);
+  double cpu0 = 0;
+  {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    cpu0 = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  }
+  absl::Time start = absl::Now();
+  size_t next = 0;
+  uint64_t sent = 0;
+  while (absl::Now() - start < absl::Seconds(seconds)) {
+    // Keep at most a few thousand unanswered, as the engine would.
+    while (sent - listener.answers.load() < 4096) {
+      client.KeepAlive(leases[next]);
+      next = (next + 1) % leases.size();
+      ++sent;
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+               static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6 - cpu0;
+  uint64_t answers = listener.answers.load();
+  std::printf("raw keep-alives          %.0f answered/s over %lld leases, %.1f us CPU each\n",
+              static_cast<double>(answers) / elapsed, static_cast<long long>(count),
+              answers > 0 ? cpu * 1e6 / static_cast<double>(answers) : 0.0);
+  client.SetKeepAliveListener(nullptr);
+  return 0;
+}
+
 std::string Ms(absl::Duration d) {
   return absl::StrFormat("%.1f ms", absl::ToDoubleMilliseconds(d));
 }
@@ -73,6 +166,11 @@ int main(int argc, char** argv) {
   app.add_option("--etcd-threads", threads, "Completion-queue threads")->capture_default_str();
   app.add_option("--batch-window", batch_window_ms, "Runner batch window, milliseconds")
       ->capture_default_str();
+  bool raw_keepalive = false, verbose = false, raw_with_keys = false;
+  app.add_flag("--raw-with-keys", raw_with_keys, "--raw-keepalive: attach a key to each lease");
+  app.add_flag("-v,--verbose", verbose, "Print progress every 2 s");
+  app.add_flag("--raw-keepalive", raw_keepalive,
+               "Measure the keep-alive stream alone (no engine): grant, then renew flat out");
   CLI11_PARSE(app, argc, argv);
   if (warmup_s <= 0) warmup_s = interval_s + 5;
   hb::Logger::Default().Configure(hb::LogLevel::kWarning, hb::LogFormat::kText);
@@ -90,6 +188,7 @@ int main(int argc, char** argv) {
     std::cerr << client.status() << "\n";
     return 1;
   }
+  if (raw_keepalive) return RawKeepAlive(**client, count, ttl, duration_s, raw_with_keys);
   hb::heartbeat::EngineOptions engine_options;
   engine_options.mode = mode == "on-change" ? hb::heartbeat::WriteMode::kOnChange
                                             : hb::heartbeat::WriteMode::kEveryBeat;
@@ -111,21 +210,51 @@ int main(int argc, char** argv) {
     (void)engine->Upsert(spec);
   }
   const auto& stats = engine->stats();
+  auto progress = [&] {
+    hb::heartbeat::EngineGauges g = engine->Gauges();
+    std::fprintf(stderr,
+                 "  t=%5.1fs held=%lld in_flight=%lld waiting=%lld puts=%llu ka_sent=%llu "
+                 "ka_answered=%llu lost=%llu stream=%s\n",
+                 absl::ToDoubleSeconds(absl::Now() - start), static_cast<long long>(g.leases_held),
+                 static_cast<long long>(g.in_flight), static_cast<long long>(g.waiting_for_slot),
+                 static_cast<unsigned long long>(stats.beats_ok.load()),
+                 static_cast<unsigned long long>(stats.keepalives_sent.load()),
+                 static_cast<unsigned long long>(stats.keepalives_answered.load()),
+                 static_cast<unsigned long long>(stats.leases_lost.load()),
+                 g.keepalive_stream_up ? "up" : "down");
+  };
+  absl::Time last_progress = start;
   while (engine->Gauges().leases_held < count && absl::Now() - start < absl::Seconds(120)) {
     absl::SleepFor(absl::Milliseconds(50));
+    if (verbose && absl::Now() - last_progress > absl::Seconds(2)) {
+      progress();
+      last_progress = absl::Now();
+    }
   }
   absl::Duration all_granted = absl::Now() - start;
-  absl::SleepFor(absl::Seconds(warmup_s) - (absl::Now() - start));
+  while (absl::Now() - start < absl::Seconds(warmup_s)) {
+    absl::SleepFor(absl::Milliseconds(200));
+    if (verbose && absl::Now() - last_progress > absl::Seconds(2)) {
+      progress();
+      last_progress = absl::Now();
+    }
+  }
 
   uint64_t beats0 = stats.beats_ok.load(), kas0 = stats.keepalives_answered.load();
   uint64_t lost0 = stats.leases_lost.load();
   double cpu0 = CpuSeconds();
   engine->ResetHistograms();
   absl::Time measure_start = absl::Now();
-  bool behind = false;
+  bool behind = false, congested = false;
   while (absl::Now() - measure_start < absl::Seconds(duration_s)) {
     absl::SleepFor(absl::Milliseconds(200));
-    behind = behind || engine->Gauges().falling_behind;
+    hb::heartbeat::EngineGauges now_gauges = engine->Gauges();
+    behind = behind || now_gauges.falling_behind;
+    congested = congested || now_gauges.keepalives_congested;
+    if (verbose && absl::Now() - last_progress > absl::Seconds(2)) {
+      progress();
+      last_progress = absl::Now();
+    }
   }
   double seconds = absl::ToDoubleSeconds(absl::Now() - measure_start);
   double cpu = CpuSeconds() - cpu0;
@@ -170,6 +299,9 @@ int main(int argc, char** argv) {
   std::printf("put latency              p50 %s, p99 %s\n",
               Ms(stats.put_latency.Percentile(0.5)).c_str(),
               Ms(stats.put_latency.Percentile(0.99)).c_str());
+  std::printf("keep-alive congestion    %s (slowest recent answer %s)\n",
+              congested ? "seen: routine puts were held back" : "no",
+              Ms(gauges.keepalive_latency).c_str());
   std::printf("falling behind           %s (lag at end %s, waiting %lld)\n", behind ? "yes" : "no",
               Ms(gauges.lag).c_str(), static_cast<long long>(gauges.waiting_for_slot));
   std::printf("revoke at exit           %s in %.2f s\n", drained ? "complete" : "TIMED OUT",

@@ -1,5 +1,6 @@
 #include "etcd/fake_etcd.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace hb::etcd {
@@ -13,8 +14,12 @@ class NullWatch final : public WatchHandle {};
 
 FakeEtcd::FakeEtcd(Clock& clock) : clock_(clock) {}
 
-void FakeEtcd::Enqueue(std::function<void()> run) {
-  pending_.push_back(Pending{clock_.Now() + latency_, std::move(run)});
+void FakeEtcd::Enqueue(std::function<void()> run, absl::Duration extra) {
+  // Answers are kept in due order (a stable insert: equal times keep call order).
+  Pending item{clock_.Now() + latency_ + extra, std::move(run)};
+  auto it = std::upper_bound(pending_.begin(), pending_.end(), item.due,
+                             [](absl::Time due, const Pending& p) { return due < p.due; });
+  pending_.insert(it, std::move(item));
 }
 
 absl::Status FakeEtcd::Admit(Op op) {
@@ -242,14 +247,16 @@ void FakeEtcd::KeepAlive(int64_t lease_id) {
     it->second.expires = clock_.Now() + absl::Seconds(it->second.ttl);
     ttl = it->second.ttl;
   }
-  Enqueue([this, lease_id, ttl] {
-    KeepAliveListener* listener;
-    {
-      absl::MutexLock inner(&mu_);
-      listener = listener_;
-    }
-    if (listener != nullptr) listener->OnKeepAliveResponse(lease_id, ttl);
-  });
+  Enqueue(
+      [this, lease_id, ttl] {
+        KeepAliveListener* listener;
+        {
+          absl::MutexLock inner(&mu_);
+          listener = listener_;
+        }
+        if (listener != nullptr) listener->OnKeepAliveResponse(lease_id, ttl);
+      },
+      keepalive_latency_);
 }
 
 void FakeEtcd::Status(Callback<ServerStatus> done) {
@@ -271,6 +278,11 @@ std::unique_ptr<WatchHandle> FakeEtcd::Watch(WatchRequest, WatchListener*) {
 void FakeEtcd::SetLatency(absl::Duration latency) {
   absl::MutexLock lock(&mu_);
   latency_ = latency;
+}
+
+void FakeEtcd::SetKeepAliveLatency(absl::Duration latency) {
+  absl::MutexLock lock(&mu_);
+  keepalive_latency_ = latency;
 }
 
 int FakeEtcd::Deliver() {

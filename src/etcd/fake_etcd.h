@@ -49,6 +49,8 @@ class FakeEtcd final : public EtcdClient {
 
   // Test controls.
   void SetLatency(absl::Duration latency);
+  // Extra delay of keep-alive answers only (a saturated lessor).
+  void SetKeepAliveLatency(absl::Duration latency);
   // Expires leases due at clock.Now() and runs every answer that is due; returns how many
   // answers ran.
   int Deliver();
@@ -80,7 +82,8 @@ class FakeEtcd final : public EtcdClient {
     std::function<void()> run;
   };
 
-  void Enqueue(std::function<void()> run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Enqueue(std::function<void()> run, absl::Duration extra = absl::ZeroDuration())
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Admit(Op op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteKey(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -90,6 +93,7 @@ class FakeEtcd final : public EtcdClient {
   Clock& clock_;
   absl::Mutex mu_;
   absl::Duration latency_ ABSL_GUARDED_BY(mu_);
+  absl::Duration keepalive_latency_ ABSL_GUARDED_BY(mu_);
   bool down_ ABSL_GUARDED_BY(mu_) = false;
   bool stream_up_ ABSL_GUARDED_BY(mu_) = false;
   bool drop_keepalives_ ABSL_GUARDED_BY(mu_) = false;

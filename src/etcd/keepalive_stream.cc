@@ -140,9 +140,7 @@ void KeepAliveStream::MaybeWrite(Attempt* a) {
   a->write_request.set_id(id);
   a->writing = true;
   ++a->ops;
-  grpc::WriteOptions options;
-  if (!queue_.empty()) options.set_buffer_hint();
-  a->rw->Write(a->write_request, options, a->write_tag.get());
+  a->rw->Write(a->write_request, a->write_tag.get());
 }
 
 void KeepAliveStream::OnWritten(Attempt* a, bool ok) {

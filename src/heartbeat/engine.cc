@@ -156,6 +156,7 @@ void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, Effects& fx) {
     if (revoke) QueueRevoke(e.lease_id);
   }
   if (e.stale_lease != 0) QueueRevoke(e.stale_lease);
+  SetPhase(e, Phase::kPending);
   fx.changed.push_back(e.spec.identifier);
   by_id_.erase(e.spec.identifier);
   uint32_t slot = e.slot;
@@ -185,9 +186,15 @@ bool HeartbeatEngine::Impl::Drained() const {
 absl::Time HeartbeatEngine::Impl::RunDue() {
   Effects fx;
   absl::Time next;
+  std::vector<KeepAliveAnswer> answers;
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    answers.swap(inbox_);
+  }
   {
     absl::MutexLock lock(&mu_);
     absl::Time now = clock_.Now();
+    for (const KeepAliveAnswer& answer : answers) ApplyKeepAlive(answer, fx);
     if (scan_ == ScanState::kWaiting && now >= scan_retry_at_ && !shutting_down_) {
       scan_ = ScanState::kInFlight;
       Action scan{Action::Kind::kScan};
@@ -204,6 +211,7 @@ absl::Time HeartbeatEngine::Impl::RunDue() {
       Evaluate(*e, now, fx);
     }
     TrackLag(now);
+    TrackCongestion(now);
     next = heap_.empty() ? absl::InfiniteFuture() : heap_.top().due;
     if (scan_ == ScanState::kWaiting && !shutting_down_) next = std::min(next, scan_retry_at_);
     announced_ = next;
@@ -227,8 +235,11 @@ void HeartbeatEngine::Impl::Schedule(Entry& e, absl::Time when) {
   if (when < announced_) announced_ = absl::InfinitePast();  // the driver must come back
 }
 
+// TTL/3, as etcd's own client: two renewals may go unanswered before the lease expires.
+// Independent of the interval: a put does not renew a lease, and renewing more often than
+// this only loads etcd, whose keep-alive capacity is the first limit a large fleet meets.
 absl::Duration HeartbeatEngine::Impl::KeepAlivePeriod(const Entry& e) const {
-  return std::min(e.spec.interval, absl::Seconds(e.spec.ttl_seconds) / 3);
+  return absl::Seconds(e.spec.ttl_seconds) / 3;
 }
 
 void HeartbeatEngine::Impl::PlacePhases(Entry& e, absl::Time now) {
@@ -246,7 +257,8 @@ bool HeartbeatEngine::Impl::TakeSlot(Entry& e, bool urgent, absl::Time scheduled
     ++in_flight_;
     return true;
   }
-  if (in_flight_ < options_.max_in_flight && urgent_.empty() && (urgent || normal_.empty())) {
+  if (in_flight_ < options_.max_in_flight && urgent_.empty() &&
+      (urgent || (normal_.empty() && !congested_))) {
     ++in_flight_;
     return true;
   }
@@ -270,6 +282,7 @@ void HeartbeatEngine::Impl::DrainQueues(absl::Time now, Effects& fx) {
     revokes_.pop_front();
   }
   for (auto* queue : {&urgent_, &normal_}) {
+    if (queue == &normal_ && congested_) break;
     while (!queue->empty() && in_flight_ < options_.max_in_flight) {
       auto [slot, incarnation] = queue->front();
       queue->pop_front();
@@ -280,6 +293,41 @@ void HeartbeatEngine::Impl::DrainQueues(absl::Time now, Effects& fx) {
       Evaluate(*e, now, fx);
       reserved_ = false;
     }
+  }
+}
+
+void HeartbeatEngine::Impl::NoteKeepAliveSent(Entry& e, absl::Time now) {
+  if (e.ka_awaiting) return;  // the oldest unanswered one counts
+  e.ka_sent_at = now;
+  e.ka_awaiting = true;
+  ka_fifo_.push_back(SentKeepAlive{now, e.slot, e.incarnation});
+}
+
+void HeartbeatEngine::Impl::TrackCongestion(absl::Time now) {
+  double worst = 0;
+  ka_latency_ = absl::ZeroDuration();
+  while (!ka_fifo_.empty()) {
+    const SentKeepAlive& oldest = ka_fifo_.front();
+    Entry* e = Find(oldest.slot, oldest.incarnation);
+    if (e == nullptr || !e->ka_awaiting || e->ka_sent_at != oldest.sent) {
+      ka_fifo_.pop_front();  // answered, lost or removed since
+      continue;
+    }
+    ka_latency_ = now - oldest.sent;
+    worst = absl::FDivDuration(ka_latency_, absl::Seconds(e->spec.ttl_seconds));
+    break;
+  }
+  std::string latency = absl::FormatDuration(absl::Trunc(ka_latency_, absl::Milliseconds(10)));
+  if (!congested_ && worst > options_.keepalive_congestion) {
+    congested_ = true;
+    LogWarning(
+        "etcd answers keep-alives slowly; holding back routine puts so that leases stay "
+        "renewed",
+        {{"oldest_unanswered", latency}});
+  } else if (congested_ && worst < options_.keepalive_congestion / 2) {
+    congested_ = false;
+    LogInfo("keep-alives answered promptly again; resuming routine puts",
+            {{"oldest_unanswered", latency}});
   }
 }
 

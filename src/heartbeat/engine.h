@@ -2,7 +2,7 @@
 //
 // Per capability it grants a lease (TTL), puts the health value (health_value.h) on
 // <prefix><identifier>/health attached to that lease, and renews the lease over the
-// client's single multiplexed keep-alive stream every min(interval, TTL/3). In
+// client's single multiplexed keep-alive stream every TTL/3. In
 // `kEveryBeat` mode the value is rewritten every interval (heartbeat_count and timestamp
 // advance); in `kOnChange` mode only when it changes or every `refresh` period, liveness
 // then resting on keep-alives alone.
@@ -19,7 +19,9 @@
 // revokes in flight are capped (`max_in_flight`); puts due together are written in one
 // etcd transaction of up to `max_batch` puts; "too many requests" is back-pressure
 // (retried later, not a failure). Keep-alives are never held back by puts, so leases
-// survive even when etcd cannot take every put; being late is measured and logged.
+// survive even when etcd cannot take every put; being late is measured and logged. When
+// keep-alive answers slow down (`keepalive_congestion`), routine puts pause until they
+// recover.
 //
 // Time: everything runs on the injected Clock. The engine does work only inside RunDue(),
 // which a driver calls at the time it returns (EngineRunner in production; tests on a
@@ -69,6 +71,11 @@ struct EngineOptions {
   double jitter = 0.05;  // renewal spread, fraction of the period
   absl::Duration keepalive_timeout = absl::Seconds(5);  // adoption probe answer deadline
   absl::Duration lag_warning = absl::Seconds(2);        // "falling behind" threshold
+  // A keep-alive answered later than this fraction of its lease's TTL means etcd is
+  // saturated: routine puts are held back (grants and first puts are not) until answers
+  // are twice as fast again, so that renewals, not value rewrites, get etcd's remaining
+  // capacity. At TTL 30 s: from 7.5 s, while the lease still has more than 20 s to live.
+  double keepalive_congestion = 0.25;
   BackoffPolicy retry{absl::Milliseconds(200), absl::Seconds(5), 2.0, 0.5};
   uint64_t seed = 0;  // jitter seed; 0 picks a random one
 };

@@ -16,13 +16,12 @@ void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
         Adoptable found = candidate->second;
         adoptable_.erase(candidate);
         if (!by_lease_.contains(found.lease)) {
-          e.phase = Phase::kProbing;
+          SetPhase(e, Phase::kProbing);
           e.lease_id = found.lease;
           e.heartbeat_count = found.count;
           by_lease_[found.lease] = e.slot;
           e.probe_deadline = now + options_.keepalive_timeout;
-          e.ka_sent_at = now;
-          e.ka_awaiting = true;
+          NoteKeepAliveSent(e, now);
           fx.actions.push_back(
               Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, found.lease});
           break;
@@ -42,7 +41,7 @@ void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
         by_lease_.erase(e.lease_id);
         e.lease_id = 0;
         e.ka_awaiting = false;
-        e.phase = Phase::kPending;
+        SetPhase(e, Phase::kPending);
         e.retry_at = now;
         Evaluate(e, now, fx);
         return;
@@ -62,10 +61,7 @@ void HeartbeatEngine::Impl::EvaluateLease(Entry& e, absl::Time now, Effects& fx)
     return;
   }
   if (now >= e.next_keepalive) {
-    if (!e.ka_awaiting) {
-      e.ka_sent_at = now;
-      e.ka_awaiting = true;
-    }
+    NoteKeepAliveSent(e, now);
     fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease_id});
     absl::Duration period = KeepAlivePeriod(e);
     e.next_keepalive += jitter_.Spread(period, options_.jitter);
@@ -128,6 +124,12 @@ absl::Time HeartbeatEngine::Impl::NextDue(const Entry& e) const {
   return next;
 }
 
+void HeartbeatEngine::Impl::SetPhase(Entry& e, Phase phase) {
+  if (e.phase == Phase::kHeld) --held_;
+  if (phase == Phase::kHeld) ++held_;
+  e.phase = phase;
+}
+
 void HeartbeatEngine::Impl::SetHealth(Entry& e, Health health, std::string message, Effects& fx) {
   if (e.health == health && e.message == message) return;
   e.health = health;
@@ -142,7 +144,7 @@ void HeartbeatEngine::Impl::LoseLease(Entry& e, absl::string_view why, absl::Tim
              {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease_id)}, {"reason", why}});
   by_lease_.erase(e.lease_id);
   e.lease_id = 0;
-  e.phase = Phase::kPending;
+  SetPhase(e, Phase::kPending);
   e.ka_awaiting = false;
   e.regrant = false;
   e.put_now = true;
@@ -216,13 +218,13 @@ EngineGauges HeartbeatEngine::Impl::Gauges() const {
   absl::MutexLock lock(&mu_);
   EngineGauges g;
   g.capabilities = static_cast<int64_t>(by_id_.size());
-  for (const auto& slot : slots_) {
-    if (slot && slot->phase == Phase::kHeld) ++g.leases_held;
-  }
+  g.leases_held = held_;
   g.in_flight = in_flight_;
   g.waiting_for_slot = static_cast<int64_t>(urgent_.size() + normal_.size());
   g.lag = lag_;
   g.falling_behind = behind_;
+  g.keepalives_congested = congested_;
+  g.keepalive_latency = ka_latency_;
   g.keepalive_stream_up = stream_up_;
   return g;
 }

@@ -102,7 +102,7 @@ void HeartbeatEngine::Impl::OnGrant(uint32_t slot, uint64_t incarnation, absl::T
         by_lease_.erase(e->lease_id);
         e->regrant = false;
       }
-      e->phase = Phase::kHeld;
+      SetPhase(*e, Phase::kHeld);
       e->lease_id = result->id;
       e->lease_ttl = result->ttl;
       by_lease_[result->id] = e->slot;
@@ -293,44 +293,48 @@ void HeartbeatEngine::Impl::HandleScanPage(const etcd::RangeResult& page, Effect
 
 void HeartbeatEngine::Impl::OnKeepAliveResponse(int64_t lease_id, int64_t ttl) {
   stats_.keepalives_answered.fetch_add(1, std::memory_order_relaxed);
-  Effects fx;
   {
-    absl::MutexLock lock(&mu_);
-    auto it = by_lease_.find(lease_id);
-    if (it == by_lease_.end()) return;
-    Entry& e = *slots_[it->second];
-    absl::Time now = clock_.Now();
-    if (e.ka_awaiting) stats_.keepalive_latency.Record(now - e.ka_sent_at);
-    absl::Time basis = e.ka_awaiting ? e.ka_sent_at : now;
-    e.ka_awaiting = false;
-    if (e.phase == Phase::kProbing) {
-      if (ttl > 0) {
-        e.phase = Phase::kHeld;
-        e.lease_ttl = ttl;
-        e.lease_deadline = basis + absl::Seconds(ttl);
-        PlacePhases(e, now);
-        if (ttl != e.spec.ttl_seconds) e.regrant = true;
-        if (options_.mode == WriteMode::kOnChange) e.put_now = true;
-        stats_.leases_adopted.fetch_add(1, std::memory_order_relaxed);
-        LogLimited(LogLevel::kInfo, "Adopted live lease",
-                   {{"id", e.spec.identifier}, {"lease", LeaseIdHex(lease_id)}, {"ttl", ttl}});
-        SetHealth(e, Health::kHealthy, "", fx);
-      } else {
-        by_lease_.erase(it);
-        e.lease_id = 0;
-        e.phase = Phase::kPending;
-        e.retry_at = now;
-      }
-      Schedule(e, now);
-    } else if (ttl <= 0) {
-      LoseLease(e, "keep-alive answered TTL 0: etcd no longer has the lease", now, fx);
-      Schedule(e, e.retry_at);
-    } else {
-      e.lease_deadline = basis + absl::Seconds(ttl);
-    }
-    fx.wake = announced_ == absl::InfinitePast();
+    absl::MutexLock lock(&inbox_mu_);
+    inbox_.push_back(KeepAliveAnswer{lease_id, ttl, clock_.Now()});
   }
-  Apply(fx);
+  // A lease that is gone is re-granted at once; renewals wait for the next batch.
+  if (ttl <= 0 && wake_) wake_();
+}
+
+void HeartbeatEngine::Impl::ApplyKeepAlive(const KeepAliveAnswer& answer, Effects& fx) {
+  auto it = by_lease_.find(answer.lease);
+  if (it == by_lease_.end()) return;
+  Entry& e = *slots_[it->second];
+  absl::Time now = answer.received;
+  if (e.ka_awaiting) stats_.keepalive_latency.Record(now - e.ka_sent_at);
+  absl::Time basis = e.ka_awaiting ? e.ka_sent_at : now;
+  e.ka_awaiting = false;
+  if (e.phase == Phase::kProbing) {
+    if (answer.ttl > 0) {
+      SetPhase(e, Phase::kHeld);
+      e.lease_ttl = answer.ttl;
+      e.lease_deadline = basis + absl::Seconds(answer.ttl);
+      PlacePhases(e, now);
+      if (answer.ttl != e.spec.ttl_seconds) e.regrant = true;
+      if (options_.mode == WriteMode::kOnChange) e.put_now = true;
+      stats_.leases_adopted.fetch_add(1, std::memory_order_relaxed);
+      LogLimited(
+          LogLevel::kInfo, "Adopted live lease",
+          {{"id", e.spec.identifier}, {"lease", LeaseIdHex(answer.lease)}, {"ttl", answer.ttl}});
+      SetHealth(e, Health::kHealthy, "", fx);
+    } else {
+      by_lease_.erase(it);
+      e.lease_id = 0;
+      SetPhase(e, Phase::kPending);
+      e.retry_at = now;
+    }
+    Schedule(e, NextDue(e));
+  } else if (answer.ttl <= 0) {
+    LoseLease(e, "keep-alive answered TTL 0: etcd no longer has the lease", now, fx);
+    Schedule(e, e.retry_at);
+  } else {
+    e.lease_deadline = basis + absl::Seconds(answer.ttl);
+  }
 }
 
 void HeartbeatEngine::Impl::OnKeepAliveStreamState(bool up, const absl::Status& why) {

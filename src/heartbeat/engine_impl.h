@@ -88,6 +88,8 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   std::vector<CapabilityStatus> AllStatuses() const;
   EngineGauges Gauges() const;
 
+  // Keep-alive answers are only queued here (they arrive by the thousand per second on
+  // the client's thread); RunDue() applies them in bulk.
   void OnKeepAliveResponse(int64_t lease_id, int64_t ttl) override;
   void OnKeepAliveStreamState(bool up, const absl::Status& why) override;
 
@@ -116,6 +118,11 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
     uint32_t version;
     bool operator>(const HeapItem& o) const { return due > o.due; }
   };
+  struct KeepAliveAnswer {
+    int64_t lease;
+    int64_t ttl;
+    absl::Time received;
+  };
   struct Adoptable {
     int64_t lease = 0;
     uint64_t count = 0;
@@ -138,7 +145,12 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void LoseLease(Entry& e, absl::string_view why, absl::Time now, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PlacePhases(Entry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetPhase(Entry& e, Phase phase) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TrackLag(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Routine puts pause while the oldest unanswered keep-alive is older than
+  // options_.keepalive_congestion of its TTL (see engine.h).
+  void TrackCongestion(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NoteKeepAliveSent(Entry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseEntry(Entry& e, bool revoke, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Duration KeepAlivePeriod(const Entry& e) const;
   CapabilityStatus Snapshot(const Entry& e) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -167,6 +179,8 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void OnRevoke(int64_t lease, absl::Status status);
   void OnScan(absl::StatusOr<etcd::RangeResult> result);
   void HandleScanPage(const etcd::RangeResult& page, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyKeepAlive(const KeepAliveAnswer& answer, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   etcd::EtcdClient& etcd_;
@@ -201,9 +215,22 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   bool scan_warned_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, Adoptable> adoptable_ ABSL_GUARDED_BY(mu_);
 
+  absl::Mutex inbox_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::vector<KeepAliveAnswer> inbox_ ABSL_GUARDED_BY(inbox_mu_);
+  int64_t held_ ABSL_GUARDED_BY(mu_) = 0;  // entries in Phase::kHeld
+
   bool stream_up_ ABSL_GUARDED_BY(mu_) = false;
   bool stream_was_up_ ABSL_GUARDED_BY(mu_) = false;
   bool behind_ ABSL_GUARDED_BY(mu_) = false;
+  bool congested_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Duration ka_latency_ ABSL_GUARDED_BY(mu_);  // age of the oldest unanswered keep-alive
+  // Keep-alives awaiting an answer, oldest first (stale items are skipped when read).
+  struct SentKeepAlive {
+    absl::Time sent;
+    uint32_t slot;
+    uint64_t incarnation;
+  };
+  std::deque<SentKeepAlive> ka_fifo_ ABSL_GUARDED_BY(mu_);
   absl::Duration lag_ ABSL_GUARDED_BY(mu_);
   // One limiter per message, so a flood of one kind never hides another.
   absl::flat_hash_map<std::string, LogLimiter> limiters_ ABSL_GUARDED_BY(mu_);

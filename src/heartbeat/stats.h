@@ -36,6 +36,8 @@ struct EngineGauges {
   int64_t waiting_for_slot = 0;
   absl::Duration lag;  // how late the most overdue unsent beat is
   bool falling_behind = false;
+  bool keepalives_congested = false;  // routine puts held back for keep-alives
+  absl::Duration keepalive_latency;   // slowest answer in the last batch
   bool keepalive_stream_up = false;
 };
 

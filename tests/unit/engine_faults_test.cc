@@ -250,3 +250,34 @@ TEST_F(EngineFixture, BatchingCanBeTurnedOff) {
 
 }  // namespace
 }  // namespace hb::heartbeat
+
+namespace hb::heartbeat {
+namespace {
+
+TEST_F(EngineFixture, SlowKeepAlivesHoldBackRoutinePutsUntilTheyRecover) {
+  Start();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(engine_->Upsert(Spec(absl::StrCat("c.n", i), absl::Seconds(1), 30)).ok());
+  }
+  Run(absl::Seconds(12));
+  EXPECT_FALSE(engine_->Gauges().keepalives_congested);
+  etcd_.SetKeepAliveLatency(absl::Seconds(9));  // renewals take 30% of the TTL; puts are fast
+  Run(absl::Seconds(20));
+  EngineGauges congested = engine_->Gauges();
+  EXPECT_TRUE(congested.keepalives_congested);
+  EXPECT_GT(congested.keepalive_latency, absl::Seconds(7));
+  int64_t written = etcd_.keys_written();
+  Run(absl::Seconds(5));
+  EXPECT_EQ(etcd_.keys_written() - written, 0) << "routine puts are held back";
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+  etcd_.SetKeepAliveLatency(absl::ZeroDuration());
+  Run(absl::Seconds(30));
+  EXPECT_FALSE(engine_->Gauges().keepalives_congested);
+  written = etcd_.keys_written();
+  Run(absl::Seconds(5));
+  EXPECT_GE(etcd_.keys_written() - written, 80) << "20 capabilities beating every second again";
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+}
+
+}  // namespace
+}  // namespace hb::heartbeat

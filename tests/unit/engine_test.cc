@@ -61,6 +61,17 @@ TEST_F(EngineFixture, KeepAlivesRenewTheLeaseAtAThirdOfTheTtl) {
   EXPECT_EQ(etcd_.deletes_of(Key("a.b")), 0);
 }
 
+TEST_F(EngineFixture, KeepAlivesFollowTheTtlNotTheInterval) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(1), 30)).ok());
+  Run(absl::Seconds(1));
+  int64_t before = etcd_.keepalives();
+  Run(absl::Seconds(60));
+  EXPECT_GE(etcd_.keepalives() - before, 5);
+  EXPECT_LE(etcd_.keepalives() - before, 7) << "a put every second does not need a renewal too";
+  EXPECT_GE(Count("a.b"), 55u);
+}
+
 TEST_F(EngineFixture, RejectsInvalidSpecs) {
   Start();
   EXPECT_EQ(engine_->Upsert(Spec("a", absl::Seconds(10), 1)).code(),

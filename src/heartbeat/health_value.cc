@@ -19,24 +19,39 @@ absl::StatusOr<int64_t> ParseLeaseIdHex(absl::string_view hex) {
   return static_cast<int64_t>(value);
 }
 
+namespace {
+
+// A JSON string literal for `s` (quotes included).
+std::string Quote(const std::string& s) {
+  bool plain = true;
+  for (char c : s) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) plain = false;
+  }
+  if (plain) return absl::StrCat("\"", s, "\"");
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+// Written field by field rather than through a JSON document: this runs for every beat.
 std::string RenderHealthValue(const HealthValue& v) {
-  nlohmann::ordered_json j;
-  j["status"] = v.status;
-  j["timestamp"] = FormatRfc3339(v.timestamp);
-  j["namespace"] = v.identifier;
-  j["heartbeat_count"] = v.heartbeat_count;
-  if (v.lease_id != 0) j["lease_id"] = LeaseIdHex(v.lease_id);
-  if (v.ttl_seconds > 0) j["ttl"] = v.ttl_seconds;
+  std::string out = absl::StrCat("{\"status\":", Quote(v.status),
+                                 ",\"timestamp\":\"", FormatRfc3339(v.timestamp),
+                                 "\",\"namespace\":", Quote(v.identifier),
+                                 ",\"heartbeat_count\":", v.heartbeat_count);
+  if (v.lease_id != 0) absl::StrAppend(&out, ",\"lease_id\":\"", LeaseIdHex(v.lease_id), "\"");
+  if (v.ttl_seconds > 0) absl::StrAppend(&out, ",\"ttl\":", v.ttl_seconds);
   if (v.interval > absl::ZeroDuration()) {
     if (v.interval == absl::Seconds(absl::ToInt64Seconds(v.interval))) {
-      j["interval"] = absl::ToInt64Seconds(v.interval);
+      absl::StrAppend(&out, ",\"interval\":", absl::ToInt64Seconds(v.interval));
     } else {
-      j["interval"] = absl::ToDoubleSeconds(v.interval);
+      absl::StrAppend(&out, ",\"interval\":", nlohmann::json(absl::ToDoubleSeconds(v.interval)).dump());
     }
   }
-  if (!v.mode.empty()) j["mode"] = v.mode;
-  if (!v.source.empty()) j["source"] = v.source;
-  return j.dump();
+  if (!v.mode.empty()) absl::StrAppend(&out, ",\"mode\":", Quote(v.mode));
+  if (!v.source.empty()) absl::StrAppend(&out, ",\"source\":", Quote(v.source));
+  out.push_back('}');
+  return out;
 }
 
 absl::StatusOr<HealthValue> ParseHealthValue(absl::string_view json) {

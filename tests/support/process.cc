@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -78,15 +79,16 @@ std::string Process::Output() const {
 
 CommandResult RunCommand(std::vector<std::string> argv, absl::Duration timeout,
                          std::vector<std::string> env) {
-  std::string log = MakeTempDir("cmd") + "/out";
+  std::string dir = MakeTempDir("cmd");
   CommandResult result;
   {
-    Process p(std::move(argv), log, std::move(env));
+    Process p(std::move(argv), dir + "/out", std::move(env));
     auto code = p.Wait(timeout);
     result.exit_code = code.value_or(-1);
     result.output = p.Output();
   }
-  std::remove(log.c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
   return result;
 }
 

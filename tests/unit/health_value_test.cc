@@ -45,6 +45,19 @@ TEST(HealthValueTest, RejectsNonsense) {
   EXPECT_FALSE(ParseHealthValue(R"({"status":"healthy","timestamp":"soon","namespace":"a"})").ok());
 }
 
+TEST(HealthValueTest, EscapesStringsAndRendersValidJson) {
+  HealthValue v;
+  v.identifier = "a.b";
+  v.source = "dir with \"quotes\"\\and\nnewline.yaml";
+  std::string text = RenderHealthValue(v);
+  auto json = nlohmann::json::parse(text);
+  EXPECT_EQ(json["source"], v.source);
+  EXPECT_EQ(json["namespace"], "a.b");
+  EXPECT_EQ(json["heartbeat_count"], 0);
+  EXPECT_FALSE(json.contains("lease_id"));
+  EXPECT_FALSE(json.contains("ttl"));
+}
+
 TEST(HealthValueTest, FractionalIntervalsStayExact) {
   HealthValue v;
   v.identifier = "a";

@@ -1,0 +1,56 @@
+// CancelToken: a shared "stop now" flag for the blocking calls of the Kubernetes client
+// (a watch runs until its token is cancelled).
+//
+// Copies share one state: the controller keeps a copy, hands another to Watch(), and calls
+// Cancel() from any thread to make the watch return promptly with kCancelled. A token
+// cannot be reset; use a fresh one for the next call. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "absl/time/time.h"
+
+namespace hb::kube {
+
+class CancelToken {
+ public:
+  // A new, uncancelled token.
+  CancelToken();
+
+  // Cancels the token and runs the registered callbacks on this thread. Idempotent.
+  void Cancel() const;
+  bool IsCancelled() const;
+  // Blocks until the token is cancelled (true) or `timeout` passes (false).
+  bool WaitForCancel(absl::Duration timeout) const;
+
+  // A callback registered with OnCancel(); destroying it unregisters the callback and, if
+  // the callback is running on another thread, waits for it to finish.
+  class Registration {
+   public:
+    Registration() = default;
+    Registration(Registration&& other) noexcept;
+    Registration& operator=(Registration&& other) noexcept;
+    Registration(const Registration&) = delete;
+    Registration& operator=(const Registration&) = delete;
+    ~Registration();
+
+   private:
+    friend class CancelToken;
+    struct State;
+    Registration(std::shared_ptr<State> state, int64_t id) : state_(std::move(state)), id_(id) {}
+    void Reset();
+    std::shared_ptr<State> state_;
+    int64_t id_ = 0;
+  };
+
+  // Runs `fn` once when the token is cancelled: on the cancelling thread, or right here
+  // when it already is. `fn` must not block for long.
+  Registration OnCancel(std::function<void()> fn) const;
+
+ private:
+  std::shared_ptr<Registration::State> state_;
+};
+
+}  // namespace hb::kube

@@ -38,7 +38,8 @@ def connection_closed(sock):
 class WatchStream:
     def __init__(self, api, rt, ver, ns, params, faults, transform):
         self.api, self.rt, self.ver, self.params = api, rt, ver, params
-        self.ns = ns if rt.namespaced else None
+        # "" (a path without /namespaces/<ns>/) watches every namespace, as the real server.
+        self.ns = ns if rt.namespaced and ns else None
         self.faults, self.transform = faults, transform
         self.match = api.selectors(rt, ver, params)
         self.started = time.monotonic()

@@ -56,6 +56,20 @@ class WatchTest(EmulatorTest):
         self.assertEqual((ev["type"], ev["object"]["metadata"]["namespace"]), ("ADDED", "default"))
         self.assertEqual(w.drain(0.3), [])
 
+    def test_a_watch_across_all_namespaces_sees_every_namespace(self):
+        self.emu.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                             "metadata": {"name": "elsewhere"}})
+        self.create_widget("everywhere-a")
+        w = self.watch("/apis/example.dev/v1/widgets", resourceVersion="0",
+                       fieldSelector="metadata.name=everywhere-a")
+        self.assertEqual(w.next()["type"], "ADDED", "the synthetic ADDED of the existing object")
+        w2 = self.watch("/apis/example.dev/v1/widgets", labelSelector="spread=yes")
+        self.emu.post("/apis/example.dev/v1/namespaces/elsewhere/widgets",
+                      dict(self.widget("everywhere-b"), metadata={"name": "everywhere-b",
+                                                                  "labels": {"spread": "yes"}}))
+        ev = w2.next()
+        self.assertEqual((ev["type"], ev["object"]["metadata"]["namespace"]), ("ADDED", "elsewhere"))
+
     def test_label_selector_transitions(self):
         w = self.watch(resourceVersion="0", labelSelector="stage=live")
         self.create_widget("ls-a", labels={"stage": "test"})

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine_flags.h"
 #include "etcd_flags.h"
 
 namespace hb::cli {
@@ -15,19 +16,8 @@ struct HeartbeatFlags {
   std::vector<std::string> namespaces;
   bool auto_discover = false;
   std::string capabilities_dir = "capabilities/";
-  int64_t interval = 10;
-  int64_t ttl = 30;
-  std::string mode = "every-beat";
-  int64_t refresh = 300;
-  std::string key_prefix = "/chora/capabilities/";
-  bool no_adopt = false;
   bool keep_leases = false;
-  double shutdown_timeout = 10;
-  int max_in_flight = 512;
-  int max_batch = 128;
-  int64_t batch_window_ms = 100;
-  int64_t stats_interval = 0;
-  std::string log_format = "text";
+  EngineFlags engine;
   EtcdFlags etcd;
 };
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/synchronization/mutex.h"
+#include "controller_command.h"
 #include "heartbeat_command.h"
 #include "status_command.h"
 
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
 
   hb::cli::HeartbeatFlags heartbeat_flags;
   CLI::App* heartbeat = hb::cli::AddHeartbeatCommand(app, heartbeat_flags);
+  hb::cli::ControllerFlags controller_flags;
+  CLI::App* controller = hb::cli::AddControllerCommand(app, controller_flags);
   hb::cli::StatusFlags status_flags;
   CLI::App* status = hb::cli::AddStatusCommand(app, status_flags);
 
@@ -33,5 +36,6 @@ int main(int argc, char** argv) {
   }
   if (heartbeat->parsed()) return hb::cli::RunHeartbeat(heartbeat_flags);
   if (status->parsed()) return hb::cli::RunStatus(status_flags);
+  if (controller->parsed()) return hb::cli::RunController(controller_flags);
   return 2;
 }

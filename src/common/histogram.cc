@@ -24,6 +24,7 @@ int64_t LatencyHistogram::UpperBoundMicros(int bucket) {
 void LatencyHistogram::Record(absl::Duration d) {
   int64_t micros = absl::ToInt64Microseconds(d);
   counts_[BucketOf(micros)].fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(std::max<int64_t>(micros, 0), std::memory_order_relaxed);
   int64_t seen = max_micros_.load(std::memory_order_relaxed);
   while (micros > seen && !max_micros_.compare_exchange_weak(seen, micros)) {
   }
@@ -50,9 +51,21 @@ absl::Duration LatencyHistogram::Percentile(double q) const {
 
 absl::Duration LatencyHistogram::Max() const { return absl::Microseconds(max_micros_.load()); }
 
+absl::Duration LatencyHistogram::Sum() const { return absl::Microseconds(sum_micros_.load()); }
+
+uint64_t LatencyHistogram::CountAtOrBelow(absl::Duration bound) const {
+  int64_t micros = absl::ToInt64Microseconds(bound);
+  uint64_t total = 0;
+  for (int b = 0; b < kBuckets && UpperBoundMicros(b) <= micros; ++b) {
+    total += counts_[b].load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
 void LatencyHistogram::Reset() {
   for (auto& c : counts_) c.store(0, std::memory_order_relaxed);
   max_micros_.store(0);
+  sum_micros_.store(0);
 }
 
 }  // namespace hb

@@ -25,6 +25,9 @@ class LatencyHistogram {
   // The value below which a fraction `q` (0..1) of recorded samples fall; zero when empty.
   absl::Duration Percentile(double q) const;
   absl::Duration Max() const;
+  absl::Duration Sum() const;
+  // Samples at or below `bound` (to the histogram's precision): Prometheus buckets.
+  uint64_t CountAtOrBelow(absl::Duration bound) const;
   void Reset();
 
  private:
@@ -33,6 +36,7 @@ class LatencyHistogram {
 
   std::array<std::atomic<uint64_t>, kBuckets> counts_{};
   std::atomic<int64_t> max_micros_{0};
+  std::atomic<int64_t> sum_micros_{0};
 };
 
 }  // namespace hb

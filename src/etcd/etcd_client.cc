@@ -46,6 +46,11 @@ absl::StatusOr<PutResult> PutSync(EtcdClient& client, PutRequest request) {
   return Await<PutResult>([&](Callback<PutResult> cb) { client.Put(std::move(request), cb); });
 }
 
+absl::StatusOr<DeleteResult> DeleteRangeSync(EtcdClient& client, RangeRequest request) {
+  return Await<DeleteResult>(
+      [&](Callback<DeleteResult> cb) { client.DeleteRange(std::move(request), cb); });
+}
+
 absl::StatusOr<GrantedLease> LeaseGrantSync(EtcdClient& client, int64_t ttl_seconds) {
   return Await<GrantedLease>(
       [&](Callback<GrantedLease> cb) { client.LeaseGrant(ttl_seconds, cb); });

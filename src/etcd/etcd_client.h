@@ -167,6 +167,7 @@ class EtcdClient {
 // Blocking helpers for commands and tests (never call from a client callback thread).
 absl::StatusOr<RangeResult> RangeSync(EtcdClient& client, RangeRequest request);
 absl::StatusOr<PutResult> PutSync(EtcdClient& client, PutRequest request);
+absl::StatusOr<DeleteResult> DeleteRangeSync(EtcdClient& client, RangeRequest request);
 absl::StatusOr<GrantedLease> LeaseGrantSync(EtcdClient& client, int64_t ttl_seconds);
 absl::Status LeaseRevokeSync(EtcdClient& client, int64_t lease_id);
 absl::StatusOr<LeaseTtl> LeaseTimeToLiveSync(EtcdClient& client, int64_t lease_id);

@@ -175,6 +175,10 @@ void GrpcEtcdClient::Status(Callback<ServerStatus> done) {
       });
 }
 
+std::vector<std::pair<std::string, int>> GrpcEtcdClient::EndpointStates() const {
+  return transport_->EndpointStates();
+}
+
 std::unique_ptr<WatchHandle> GrpcEtcdClient::Watch(WatchRequest request, WatchListener* listener) {
   return std::make_unique<internal::WatchStream>(*transport_, std::move(request), listener);
 }

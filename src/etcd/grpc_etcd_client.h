@@ -9,6 +9,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "etcd/endpoints.h"
@@ -39,6 +42,9 @@ class GrpcEtcdClient final : public EtcdClient {
   void KeepAlive(int64_t lease_id) override;
   void Status(Callback<ServerStatus> done) override;
   std::unique_ptr<WatchHandle> Watch(WatchRequest request, WatchListener* listener) override;
+
+  // Per endpoint: 1 answered last time, 0 failed to connect, -1 not tried yet.
+  std::vector<std::pair<std::string, int>> EndpointStates() const;
 
  private:
   explicit GrpcEtcdClient(std::unique_ptr<internal::GrpcTransport> transport);

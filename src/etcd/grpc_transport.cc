@@ -148,6 +148,21 @@ std::shared_ptr<Connection> GrpcTransport::ConnectionFor(size_t index) {
   return connections_[index];
 }
 
+void GrpcTransport::SetEndpointState(size_t index, int state) {
+  if (endpoint_state_.empty()) endpoint_state_.assign(options_.endpoints.size(), -1);
+  endpoint_state_[index] = state;
+}
+
+std::vector<std::pair<std::string, int>> GrpcTransport::EndpointStates() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<std::string, int>> states;
+  for (size_t i = 0; i < options_.endpoints.size(); ++i) {
+    states.emplace_back(options_.endpoints[i].host_port,
+                        endpoint_state_.empty() ? -1 : endpoint_state_[i]);
+  }
+  return states;
+}
+
 std::shared_ptr<Connection> GrpcTransport::Current() {
   absl::MutexLock lock(&mu_);
   return ConnectionFor(current_);
@@ -201,6 +216,7 @@ bool GrpcTransport::OnResult(const std::shared_ptr<Connection>& conn, const grpc
     }
     absl::MutexLock lock(&mu_);
     failures_in_row_ = 0;
+    SetEndpointState(conn->index, 1);
     if (down_ && conn->index == current_) {
       down_ = false;
       LogInfo("etcd reachable again",
@@ -211,6 +227,7 @@ bool GrpcTransport::OnResult(const std::shared_ptr<Connection>& conn, const grpc
     return false;
   }
   absl::MutexLock lock(&mu_);
+  SetEndpointState(conn->index, 0);
   if (conn->index != current_) return false;  // a late answer from an endpoint already left
   ++failures_in_row_;
   size_t count = options_.endpoints.size();

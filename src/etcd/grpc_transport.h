@@ -77,6 +77,10 @@ class GrpcTransport {
   // expired or missing auth token and is worth one retry (the token has been dropped).
   bool OnResult(const std::shared_ptr<Connection>& conn, const grpc::Status& status);
 
+  // Per endpoint: 1 when its last call was answered, 0 when it failed to connect, -1 when
+  // it was never tried.
+  std::vector<std::pair<std::string, int>> EndpointStates();
+
   // Stops accepting operations, waits until every operation in flight has completed
   // (owners of streams must cancel them first), then stops the threads. Idempotent.
   void Shutdown();
@@ -84,6 +88,7 @@ class GrpcTransport {
  private:
   explicit GrpcTransport(ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> creds);
   std::shared_ptr<Connection> ConnectionFor(size_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetEndpointState(size_t index, int state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Authenticate(Connection& conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(conn.auth_mu);
   void Poll();
 
@@ -95,6 +100,7 @@ class GrpcTransport {
   absl::Mutex mu_;
   std::vector<std::shared_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
   size_t current_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<int> endpoint_state_ ABSL_GUARDED_BY(mu_);
   size_t failures_in_row_ ABSL_GUARDED_BY(mu_) = 0;
   bool down_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time down_since_ ABSL_GUARDED_BY(mu_);

@@ -41,6 +41,7 @@ absl::Status HeartbeatEngine::Upsert(const CapabilitySpec& spec) { return impl_-
 void HeartbeatEngine::Remove(const std::string& id, bool revoke) { impl_->Remove(id, revoke); }
 absl::Time HeartbeatEngine::RunDue() { return impl_->RunDue(); }
 void HeartbeatEngine::BeginShutdown(bool revoke) { impl_->BeginShutdown(revoke); }
+void HeartbeatEngine::RescanExistingKeys() { impl_->RescanExistingKeys(); }
 bool HeartbeatEngine::Drained() const { return impl_->Drained(); }
 std::optional<CapabilityStatus> HeartbeatEngine::GetStatus(const std::string& id) const {
   return impl_->GetStatus(id);
@@ -162,6 +163,18 @@ void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, Effects& fx) {
   uint32_t slot = e.slot;
   slots_[slot].reset();  // queued and heap items for this slot are now stale
   free_slots_.push_back(slot);
+}
+
+void HeartbeatEngine::Impl::RescanExistingKeys() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!options_.adopt || scan_ == ScanState::kInFlight) return;
+    adoptable_.clear();
+    scan_from_.clear();
+    scan_ = ScanState::kWaiting;
+    scan_retry_at_ = absl::InfinitePast();
+  }
+  if (wake_) wake_();
 }
 
 void HeartbeatEngine::Impl::BeginShutdown(bool revoke) {

@@ -122,6 +122,10 @@ class HeartbeatEngine {
   // deadline checks, revokes. Returns when it next has work (InfiniteFuture: none).
   absl::Time RunDue();
 
+  // Reads the existing health keys again before granting anything new, so that leases
+  // renewed by another process since start-up (a former leader) are adopted.
+  void RescanExistingKeys();
+
   // Stops heartbeating everything; with `revoke`, revokes every lease (bounded in flight,
   // through RunDue). Upsert() is refused afterwards.
   void BeginShutdown(bool revoke);

@@ -83,6 +83,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void Remove(const std::string& identifier, bool revoke);
   absl::Time RunDue();
   void BeginShutdown(bool revoke);
+  void RescanExistingKeys();
   bool Drained() const;
   std::optional<CapabilityStatus> GetStatus(const std::string& identifier) const;
   std::vector<CapabilityStatus> AllStatuses() const;

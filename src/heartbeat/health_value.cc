@@ -35,17 +35,17 @@ std::string Quote(const std::string& s) {
 
 // Written field by field rather than through a JSON document: this runs for every beat.
 std::string RenderHealthValue(const HealthValue& v) {
-  std::string out = absl::StrCat("{\"status\":", Quote(v.status),
-                                 ",\"timestamp\":\"", FormatRfc3339(v.timestamp),
-                                 "\",\"namespace\":", Quote(v.identifier),
-                                 ",\"heartbeat_count\":", v.heartbeat_count);
+  std::string out = absl::StrCat(
+      "{\"status\":", Quote(v.status), ",\"timestamp\":\"", FormatRfc3339(v.timestamp),
+      "\",\"namespace\":", Quote(v.identifier), ",\"heartbeat_count\":", v.heartbeat_count);
   if (v.lease_id != 0) absl::StrAppend(&out, ",\"lease_id\":\"", LeaseIdHex(v.lease_id), "\"");
   if (v.ttl_seconds > 0) absl::StrAppend(&out, ",\"ttl\":", v.ttl_seconds);
   if (v.interval > absl::ZeroDuration()) {
     if (v.interval == absl::Seconds(absl::ToInt64Seconds(v.interval))) {
       absl::StrAppend(&out, ",\"interval\":", absl::ToInt64Seconds(v.interval));
     } else {
-      absl::StrAppend(&out, ",\"interval\":", nlohmann::json(absl::ToDoubleSeconds(v.interval)).dump());
+      absl::StrAppend(&out,
+                      ",\"interval\":", nlohmann::json(absl::ToDoubleSeconds(v.interval)).dump());
     }
   }
   if (!v.mode.empty()) absl::StrAppend(&out, ",\"mode\":", Quote(v.mode));

@@ -71,6 +71,16 @@ TEST(HistogramTest, PercentilesWithinSixPercent) {
   EXPECT_EQ(h.Percentile(0.5), absl::ZeroDuration());
 }
 
+TEST(HistogramTest, CumulativeCountsAndSumForPrometheus) {
+  LatencyHistogram h;
+  for (int ms : {1, 2, 3, 50, 900}) h.Record(absl::Milliseconds(ms));
+  EXPECT_EQ(h.CountAtOrBelow(absl::Milliseconds(5)), 3u);
+  EXPECT_EQ(h.CountAtOrBelow(absl::Milliseconds(100)), 4u);
+  EXPECT_EQ(h.CountAtOrBelow(absl::Seconds(10)), 5u);
+  EXPECT_EQ(h.CountAtOrBelow(absl::ZeroDuration()), 0u);
+  EXPECT_EQ(h.Sum(), absl::Milliseconds(956));
+}
+
 TEST(HistogramTest, SmallAndNegativeValues) {
   LatencyHistogram h;
   h.Record(absl::Microseconds(3));

@@ -98,10 +98,9 @@ TEST(IdentifierTest, AcceptsTheRegistrysShape) {
   for (const char* ok : {"chora.devex.documentation_framework", "a", "a-b.c_d.e9", "x1.y2"}) {
     EXPECT_TRUE(IsValidIdentifier(ok)) << ok;
   }
-  for (const char* bad :
-       {"", ".a", "a.", "A.b", "a/b", "a b", "_a", "a_", "a..b", std::string(254, 'a').c_str()}) {
-    EXPECT_FALSE(IsValidIdentifier(bad)) << bad;
-  }
+  const std::vector<std::string> bad = {"",    ".a", "a.", "A.b",  "a/b",
+                                        "a b", "_a", "a_", "a..b", std::string(254, 'a')};
+  for (const std::string& id : bad) EXPECT_FALSE(IsValidIdentifier(id)) << id;
 }
 
 TEST(TimingTest, AppliesDefaultsAndChecksRanges) {

@@ -1,0 +1,278 @@
+#include "controller_command.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/clock.h"
+#include "common/jitter.h"
+#include "common/log.h"
+#include "engine_host.h"
+#include "heartbeat_command.h"
+#include "kube/config.h"
+#include "kube/rest_client.h"
+#include "leader/leader_elector.h"
+#include "metrics/servers.h"
+#include "operator/operator.h"
+#include "signals.h"
+
+namespace hb::cli {
+namespace {
+
+int UsageError(const std::string& message) {
+  std::cerr << "heartbeat-operator controller: " << message << "\n"
+            << "Run 'heartbeat-operator controller --help' for the options.\n";
+  return 2;
+}
+
+std::string DefaultInstance() {
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != 0) return pod;
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0 && host[0] != 0) return host;
+  return "heartbeat-operator";
+}
+
+}  // namespace
+
+CLI::App* AddControllerCommand(CLI::App& app, ControllerFlags& flags) {
+  CLI::App* cmd = app.add_subcommand(
+      "controller",
+      "Run the Kubernetes operator: heartbeat every Capability resource and every capability "
+      "manifest in the selected ConfigMaps, and write each one's status (kubectl get "
+      "capabilities). Environment: LOG_LEVEL, KUBECONFIG, POD_NAME.");
+  cmd->add_option("--kubeconfig", flags.kubeconfig,
+                  "kubeconfig file (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)")
+      ->group("Kubernetes");
+  cmd->add_option("--context", flags.context, "kubeconfig context (default: the current one)")
+      ->group("Kubernetes");
+  cmd->add_option("--watch-namespace", flags.watch_namespaces,
+                  "Namespace whose Capabilities and ConfigMaps to watch (repeatable; default: all)")
+      ->group("Kubernetes");
+  cmd->add_option("--capabilities-configmap", flags.configmaps,
+                  "A ConfigMap NAMESPACE/NAME whose *.yaml/*.yml keys are capability manifests "
+                  "(repeatable)")
+      ->group("Kubernetes");
+  cmd->add_option("--configmap-selector", flags.configmap_selector,
+                  "Label selector of capability ConfigMaps (an empty string: only the named "
+                  "ConfigMaps are read)")
+      ->capture_default_str()
+      ->group("Kubernetes");
+  cmd->add_option("--status-sync-period", flags.status_sync_period,
+                  "Seconds between writes of heartbeat counters to a Capability's status "
+                  "(transitions are written at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}))
+      ->group("Kubernetes");
+  cmd->add_option("--workers", flags.workers, "Concurrent reconciles")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64))
+      ->group("Kubernetes");
+  cmd->add_option("--on-exit", flags.on_exit,
+                  "keep: leave leases and keys for the next instance to adopt (no key flaps "
+                  "during a rolling update); revoke: remove every key at exit")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"keep", "revoke"}));
+  cmd->add_option("--instance", flags.instance,
+                  "Name reported in Events and used as the leader election identity (default: "
+                  "$POD_NAME or the host name)");
+  cmd->add_flag("--leader-elect", flags.leader_elect,
+                "Run as one of several replicas: only the holder of a coordination.k8s.io Lease "
+                "heartbeats and writes status; the others keep their caches warm and take over")
+      ->group("Leader election");
+  cmd->add_option("--leader-election-namespace", flags.leader_election_namespace,
+                  "Namespace of the Lease (default: $POD_NAMESPACE, else default)")
+      ->group("Leader election");
+  cmd->add_option("--leader-election-id", flags.leader_election_id, "Name of the Lease")
+      ->capture_default_str()
+      ->group("Leader election");
+  cmd->add_option("--leader-elect-lease-duration", flags.lease_duration,
+                  "Seconds a standby waits after the last renewal before taking over")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 3600.0))
+      ->group("Leader election");
+  cmd->add_option("--leader-elect-renew-deadline", flags.renew_deadline,
+                  "Seconds the leader keeps trying to renew before it stops leading")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 3600.0))
+      ->group("Leader election");
+  cmd->add_option("--leader-elect-retry-period", flags.retry_period,
+                  "Seconds between renewals and between attempts to take the lease")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0))
+      ->group("Leader election");
+  cmd->add_option("--metrics-bind-address", flags.metrics_bind,
+                  "Where /metrics listens, HOST:PORT or :PORT (\"0\": off)")
+      ->capture_default_str()
+      ->group("Serving");
+  cmd->add_option("--health-probe-bind-address", flags.health_bind,
+                  "Where /healthz and /readyz listen, HOST:PORT or :PORT (\"0\": off)")
+      ->capture_default_str()
+      ->group("Serving");
+  cmd->add_flag("--per-capability-metrics", flags.per_capability_metrics,
+                "Also export each capability's last success time and TTL remaining (one series "
+                "per capability)")
+      ->group("Serving");
+  AddEngineFlags(*cmd, flags.engine);
+  AddEtcdFlags(*cmd, flags.etcd);
+  return cmd;
+}
+
+int RunController(const ControllerFlags& flags) {
+  if (!ConfigureLogging(flags.engine.log_format)) return 2;
+  if (std::string bad = CheckTiming(flags.engine); !bad.empty()) return UsageError(bad);
+  for (const std::string& named : flags.configmaps) {
+    size_t slash = named.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == named.size()) {
+      return UsageError(
+          absl::StrCat("--capabilities-configmap: expected NAMESPACE/NAME, got \"", named, "\""));
+    }
+  }
+  if (flags.leader_elect &&
+      !(flags.retry_period < flags.renew_deadline && flags.renew_deadline < flags.lease_duration)) {
+    return UsageError(
+        "leader election needs --leader-elect-retry-period < --leader-elect-renew-deadline < "
+        "--leader-elect-lease-duration");
+  }
+  for (const std::string* bind : {&flags.metrics_bind, &flags.health_bind}) {
+    if (*bind != "0" && !metrics::NormalizeBindAddress(*bind).ok()) {
+      return UsageError(std::string(metrics::NormalizeBindAddress(*bind).status().message()));
+    }
+  }
+  auto etcd_options = ToClientOptions(flags.etcd);
+  if (!etcd_options.ok()) return UsageError(std::string(etcd_options.status().message()));
+  auto kube_config = kube::LoadDefault(flags.kubeconfig, flags.context);
+  if (!kube_config.ok()) {
+    LogError("Cannot load the Kubernetes configuration",
+             {{"error", kube_config.status().message()}});
+    return 1;
+  }
+  auto kube_client = kube::RestKubeClient::FromConfig(*kube_config);
+  if (!kube_client.ok()) {
+    LogError("Cannot set up the Kubernetes client", {{"error", kube_client.status().message()}});
+    return 1;
+  }
+  LogInfo("Kubernetes API", {{"config", kube::Describe(*kube_config)}});
+
+  BlockTerminationSignals();  // before any thread starts
+  auto host = EngineHost::Create(*etcd_options, flags.engine);
+  if (!host.ok()) {
+    LogError("Cannot set up the etcd client", {{"error", host.status().message()}});
+    return 1;
+  }
+  std::string instance = flags.instance.empty() ? DefaultInstance() : flags.instance;
+  op::OperatorOptions options;
+  options.watch_namespaces = flags.watch_namespaces;
+  options.configmaps = flags.configmaps;
+  options.configmap_selector = flags.configmap_selector;
+  options.workers = flags.workers;
+  options.defaults = {flags.engine.interval, flags.engine.ttl};
+  options.reconciler.key_prefix = flags.engine.key_prefix;
+  options.reconciler.status_sync_period = absl::Seconds(flags.status_sync_period);
+  options.reconciler.etcd_timeout = etcd_options->call_timeout;
+  options.instance = instance;
+  op::Operator controller(**kube_client, (*host)->engine(), (*host)->etcd(), RealClock::Get(),
+                          options);
+
+  // Leader election: standbys keep caches warm and take over when the lease is free.
+  std::unique_ptr<leader::LeaderElector> elector;
+  std::atomic<bool> lost{false};
+  kube::CancelToken stop_election;
+  std::thread election;
+  if (flags.leader_elect) {
+    leader::LeaderElectionOptions le;
+    le.lease_namespace = flags.leader_election_namespace;
+    if (le.lease_namespace.empty()) {
+      const char* pod_ns = std::getenv("POD_NAMESPACE");
+      le.lease_namespace = pod_ns != nullptr && *pod_ns != 0 ? pod_ns : "default";
+    }
+    le.lease_name = flags.leader_election_id;
+    le.identity = absl::StrCat(instance, "_", absl::Hex(Jitter::RandomSeed() & 0xffffff));
+    le.lease_duration = absl::Seconds(flags.lease_duration);
+    le.renew_deadline = absl::Seconds(flags.renew_deadline);
+    le.retry_period = absl::Seconds(flags.retry_period);
+    heartbeat::HeartbeatEngine& engine = (*host)->engine();
+    leader::LeaderCallbacks callbacks;
+    callbacks.started_leading = [&engine, &controller] {
+      engine.RescanExistingKeys();  // adopt the leases the former leader renewed
+      controller.Lead();
+    };
+    callbacks.stopped_leading = [&lost] { lost.store(true); };
+    elector =
+        std::make_unique<leader::LeaderElector>(**kube_client, RealClock::Get(), le, callbacks);
+    election = std::thread([&] { elector->Run(stop_election); });
+  }
+  controller.Start(/*lead=*/!flags.leader_elect);
+
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  std::unique_ptr<metrics::HealthServer> health_server;
+  if (flags.metrics_bind != "0") {
+    metrics::MetricsSources sources;
+    sources.engine = &(*host)->engine();
+    sources.controller = &controller;
+    if (elector) sources.is_leader = [&elector] { return elector->IsLeader(); };
+    sources.leader_election_id = flags.leader_election_id;
+    EngineHost* raw_host = host->get();
+    sources.etcd_endpoints = [raw_host] {
+      std::vector<metrics::EndpointState> states;
+      for (const auto& [endpoint, state] : raw_host->EtcdEndpointStates()) {
+        if (state >= 0) states.push_back({endpoint, state == 1});
+      }
+      return states;
+    };
+    sources.per_capability = flags.per_capability_metrics;
+    sources.clock = &RealClock::Get();
+    auto started = metrics::MetricsServer::Start(flags.metrics_bind, sources);
+    if (!started.ok()) {
+      LogError("Cannot serve metrics", {{"error", started.status().message()}});
+    } else {
+      metrics_server = *std::move(started);
+    }
+  }
+  if (flags.health_bind != "0") {
+    EngineHost* raw_host = host->get();
+    bool elect = flags.leader_elect;
+    auto started = metrics::HealthServer::Start(
+        flags.health_bind, [&controller, raw_host, elect]() -> absl::Status {
+          if (!controller.Synced()) return absl::UnavailableError("informers have not synced");
+          if (elect && !controller.Leading()) return absl::OkStatus();  // a standby is ready
+          for (const auto& [endpoint, state] : raw_host->EtcdEndpointStates()) {
+            if (state == 1) return absl::OkStatus();
+          }
+          return absl::UnavailableError("no etcd endpoint has answered");
+        });
+    if (!started.ok()) {
+      LogError("Cannot serve health probes", {{"error", started.status().message()}});
+    } else {
+      health_server = *std::move(started);
+    }
+  }
+  LogInfo("Controller started", {{"etcd", (*host)->where()},
+                                 {"namespaces", flags.watch_namespaces.empty()
+                                                    ? std::string("(all)")
+                                                    : absl::StrJoin(flags.watch_namespaces, ",")},
+                                 {"configmap_selector", flags.configmap_selector},
+                                 {"configmaps", absl::StrJoin(flags.configmaps, ",")},
+                                 {"leader_election", flags.leader_elect}});
+
+  int signal = (*host)->WaitForSignal([&lost] { return lost.load(); });
+  controller.Stop();
+  bool revoke = flags.on_exit == "revoke" && !lost.load();
+  if (lost.load()) {
+    // Another replica may lead already: stop heartbeating at once, leave the leases to it.
+    LogError("Leadership lost; stopping without revoking so that the new leader adopts");
+  }
+  (*host)->Shutdown(signal, revoke, "Controller stopped");
+  if (elector) {
+    stop_election.Cancel();
+    election.join();
+    if (!lost.load()) elector->Release();
+  }
+  return lost.load() ? 1 : 0;
+}
+
+}  // namespace hb::cli

@@ -1,0 +1,33 @@
+// Command-line options of the heartbeat engine, shared by `heartbeat` and `controller`:
+// default timing, write mode, key prefix, adoption, load shaping, shutdown, logging.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+#include "heartbeat/engine.h"
+
+namespace hb::cli {
+
+struct EngineFlags {
+  int64_t interval = 10;
+  int64_t ttl = 30;
+  std::string mode = "every-beat";
+  int64_t refresh = 300;
+  std::string key_prefix = "/chora/capabilities/";
+  bool no_adopt = false;
+  double shutdown_timeout = 10;
+  int max_in_flight = 512;
+  int max_batch = 128;
+  int64_t batch_window_ms = 100;
+  int64_t stats_interval = 0;
+  std::string log_format = "text";
+};
+
+void AddEngineFlags(CLI::App& command, EngineFlags& flags);
+// Empty when the timing is valid, else the usage error to print.
+std::string CheckTiming(const EngineFlags& flags);
+heartbeat::EngineOptions ToEngineOptions(const EngineFlags& flags, absl::Duration etcd_timeout);
+
+}  // namespace hb::cli

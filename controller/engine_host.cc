@@ -1,0 +1,103 @@
+#include "engine_host.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/time_format.h"
+#include "etcd/grpc_etcd_client.h"
+#include "etcd_flags.h"
+#include "signals.h"
+
+namespace hb::cli {
+namespace {
+
+// Reports, once, whether etcd answers at start-up (trying each endpoint once); never
+// blocks the heartbeats.
+void ProbeEtcd(etcd::EtcdClient& client, const std::string& where, size_t attempts_left) {
+  client.Status([&client, where, attempts_left](absl::StatusOr<etcd::ServerStatus> status) {
+    if (status.ok()) {
+      LogInfo(absl::StrCat("Connected to etcd at ", status->endpoint),
+              {{"version", status->version}});
+    } else if (attempts_left > 1 && status.status().code() == absl::StatusCode::kUnavailable) {
+      ProbeEtcd(client, where, attempts_left - 1);
+    } else {
+      LogError(absl::StrCat("etcd at ", where, " is not reachable yet; retrying in the background"),
+               {{"error", status.status().message()}});
+    }
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::ClientOptions& etcd,
+                                                               const EngineFlags& flags) {
+  auto client = etcd::GrpcEtcdClient::Create(etcd);
+  if (!client.ok()) return client.status();
+  std::unique_ptr<EngineHost> host(new EngineHost());
+  host->flags_ = flags;
+  host->where_ = DescribeEndpoints(etcd);
+  host->client_ = *std::move(client);
+  ProbeEtcd(*host->client_, host->where_, etcd.endpoints.size());
+  host->engine_ = std::make_unique<heartbeat::HeartbeatEngine>(
+      *host->client_, RealClock::Get(), ToEngineOptions(flags, etcd.call_timeout));
+  host->runner_ = std::make_unique<heartbeat::EngineRunner>(
+      *host->engine_, absl::Milliseconds(flags.batch_window_ms));
+  host->started_ = absl::Now();
+  return host;
+}
+
+EngineHost::~EngineHost() {
+  runner_.reset();
+  client_.reset();  // delivers every outstanding answer to the engine, which outlives it
+  engine_.reset();
+}
+
+int EngineHost::WaitForSignal(const std::function<bool()>& stop) {
+  absl::Time next_stats = flags_.stats_interval > 0
+                              ? absl::Now() + absl::Seconds(flags_.stats_interval)
+                              : absl::InfiniteFuture();
+  while (true) {
+    int signal = WaitForTerminationSignal(absl::Seconds(1));
+    if (signal != 0) return signal;
+    if (stop && stop()) return 0;
+    if (absl::Now() >= next_stats) {
+      LogStatistics("Statistics", engine_->Gauges().capabilities);
+      next_stats = absl::Now() + absl::Seconds(flags_.stats_interval);
+    }
+  }
+}
+
+std::vector<std::pair<std::string, int>> EngineHost::EtcdEndpointStates() const {
+  return client_->EndpointStates();
+}
+
+void EngineHost::Shutdown(int signal, bool revoke, const char* title) {
+  int64_t capabilities = engine_->Gauges().capabilities;
+  LogInfo(absl::StrCat(signal != 0 ? absl::StrCat("Received ", SignalName(signal)) : "Stopping",
+                       "; ",
+                       revoke ? "revoking leases and removing health keys"
+                              : "keeping leases (keys expire after their TTL unless adopted)"));
+  bool drained = runner_->Shutdown(revoke, absl::Seconds(flags_.shutdown_timeout));
+  if (!drained) {
+    LogWarning(
+        "Shutdown timed out; keys whose revocation was not confirmed expire with their leases",
+        {{"timeout_seconds", flags_.shutdown_timeout}});
+  }
+  LogStatistics(title, capabilities);
+}
+
+void EngineHost::LogStatistics(const char* title, int64_t capabilities) const {
+  const heartbeat::EngineStats& s = engine_->stats();
+  LogInfo(title, {{"capabilities", capabilities},
+                  {"heartbeats_sent", s.beats_ok.load()},
+                  {"heartbeats_failed", s.beats_failed.load()},
+                  {"heartbeats_throttled", s.beats_throttled.load()},
+                  {"keepalives", s.keepalives_answered.load()},
+                  {"leases_granted", s.leases_granted.load()},
+                  {"leases_adopted", s.leases_adopted.load()},
+                  {"leases_lost", s.leases_lost.load()},
+                  {"leases_revoked", s.leases_revoked.load()},
+                  {"uptime", HumanDuration(absl::Now() - started_)}});
+}
+
+}  // namespace hb::cli

@@ -1,0 +1,53 @@
+// EngineHost: the etcd client, heartbeat engine and runner of a long-running command, set
+// up and torn down in the one order that is safe (the client delivers its last answers to
+// a live engine), with the start-up probe, signal wait and statistics both commands share.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine_flags.h"
+#include "etcd/endpoints.h"
+#include "etcd/etcd_client.h"
+#include "etcd/grpc_etcd_client.h"
+#include "heartbeat/engine.h"
+#include "heartbeat/engine_runner.h"
+
+namespace hb::cli {
+
+class EngineHost {
+ public:
+  // Termination signals must already be blocked (BlockTerminationSignals()).
+  static absl::StatusOr<std::unique_ptr<EngineHost>> Create(const etcd::ClientOptions& etcd,
+                                                            const EngineFlags& flags);
+  ~EngineHost();
+
+  heartbeat::HeartbeatEngine& engine() { return *engine_; }
+  etcd::EtcdClient& etcd() { return *client_; }
+  const std::string& where() const { return where_; }
+
+  // Waits for SIGINT/SIGTERM, logging statistics every --stats-interval; returns the signal,
+  // or 0 as soon as `stop` (checked every second) says so.
+  int WaitForSignal(const std::function<bool()>& stop = nullptr);
+  // Per etcd endpoint: 1 answered last time, 0 failed, -1 not tried yet.
+  std::vector<std::pair<std::string, int>> EtcdEndpointStates() const;
+  // Stops the engine, revoking its leases or not, and logs the final statistics.
+  void Shutdown(int signal, bool revoke, const char* title);
+
+ private:
+  EngineHost() = default;
+  void LogStatistics(const char* title, int64_t capabilities) const;
+
+  EngineFlags flags_;
+  std::string where_;
+  absl::Time started_;
+  std::unique_ptr<etcd::GrpcEtcdClient> client_;
+  std::unique_ptr<heartbeat::HeartbeatEngine> engine_;
+  std::unique_ptr<heartbeat::EngineRunner> runner_;
+};
+
+}  // namespace hb::cli

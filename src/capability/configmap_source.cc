@@ -1,0 +1,109 @@
+#include "capability/configmap_source.h"
+
+#include <functional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "manifest/discovery.h"
+
+namespace hb::capability {
+
+ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
+                                    const manifest::HeartbeatTiming& defaults) {
+  ConfigMapCapabilities result;
+  const nlohmann::json& metadata = configmap.value("metadata", nlohmann::json::object());
+  std::string ns = metadata.value("namespace", "");
+  std::string name = metadata.value("name", "");
+  std::vector<manifest::Document> documents;
+  std::vector<std::string> keys;
+  const nlohmann::json& data = configmap.value("data", nlohmann::json::object());
+  for (auto it = data.begin(); it != data.end(); ++it) {  // keys come sorted
+    if (!absl::EndsWith(it.key(), ".yaml") && !absl::EndsWith(it.key(), ".yml")) continue;
+    if (!it->is_string()) continue;
+    documents.push_back(manifest::Document{
+        absl::StrCat("ConfigMap ", ns, "/", name, "[", it.key(), "]"), it->get<std::string>()});
+    keys.push_back(it.key());
+  }
+  manifest::Catalog catalog = manifest::BuildCatalog(documents, defaults);
+  result.errors = std::move(catalog.errors);
+  auto key_of = [&](const std::string& source) {
+    for (size_t i = 0; i < documents.size(); ++i) {
+      if (documents[i].source == source) return keys[i];
+    }
+    return std::string();
+  };
+  auto base = [&](const manifest::Manifest& m) {
+    Declaration d;
+    d.kind = Declaration::Kind::kConfigMap;
+    d.identifier = m.identifier;
+    d.source = m.source;
+    d.ns = ns;
+    d.name = name;
+    d.key = key_of(m.source);
+    d.created = CreationTime(configmap);
+    d.title = m.title;
+    d.version = m.version;
+    d.endpoint = m.endpoint;
+    d.timeout_seconds = m.timeout_seconds.value_or(0);
+    return d;
+  };
+  for (const manifest::ServiceCapability& service : catalog.services) {
+    Declaration d = base(service.manifest);
+    d.service = true;
+    d.interval_seconds = service.timing.interval_seconds;
+    d.ttl_seconds = service.timing.ttl_seconds;
+    result.declarations.push_back(std::move(d));
+  }
+  for (const manifest::Manifest& other : catalog.others) {
+    Declaration d = base(other);
+    d.service = false;
+    d.interval_seconds = defaults.interval_seconds;
+    d.ttl_seconds = defaults.ttl_seconds;
+    result.declarations.push_back(std::move(d));
+  }
+  return result;
+}
+
+std::string MirrorName(const std::string& configmap, const std::string& identifier) {
+  std::string name = absl::StrCat(configmap, ".", absl::StrReplaceAll(identifier, {{"_", "-"}}));
+  if (name.size() <= 253) return name;
+  std::string hash = absl::StrCat(absl::Hex(std::hash<std::string>{}(name), absl::kZeroPad16));
+  name.resize(253 - 17);
+  while (!name.empty() && !absl::ascii_isalnum(name.back())) name.pop_back();
+  return absl::StrCat(name, "-", hash);
+}
+
+std::string MirrorSource(const Declaration& d) {
+  return absl::StrCat("configmap/", d.ns, "/", d.name, "/", d.key);
+}
+
+nlohmann::json MirrorObject(const Declaration& d, const std::string& configmap_uid) {
+  nlohmann::json heartbeat = {
+      {"intervalSeconds", d.interval_seconds}, {"ttlSeconds", d.ttl_seconds}, {"paused", false}};
+  nlohmann::json spec = {{"identifier", d.identifier},
+                         {"type", d.service ? "Service" : "Pattern"},
+                         {"heartbeat", heartbeat}};
+  if (!d.title.empty()) spec["title"] = d.title;
+  if (!d.version.empty()) spec["version"] = d.version;
+  nlohmann::json health = nlohmann::json::object();
+  if (!d.endpoint.empty()) health["endpoint"] = d.endpoint;
+  if (d.timeout_seconds > 0) health["timeoutSeconds"] = d.timeout_seconds;
+  if (!health.empty()) spec["health"] = health;
+  nlohmann::json metadata = nlohmann::json::object();
+  metadata["name"] = MirrorName(d.name, d.identifier);
+  metadata["namespace"] = d.ns;
+  metadata["labels"][kManagedByLabel] = std::string(kManagedByValue);
+  metadata["annotations"][kSourceAnnotation] = MirrorSource(d);
+  if (!configmap_uid.empty()) {
+    metadata["ownerReferences"] = nlohmann::json::array(
+        {{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", d.name}, {"uid", configmap_uid}}});
+  }
+  return {{"apiVersion", "chora.dev/v1alpha1"},
+          {"kind", "Capability"},
+          {"metadata", metadata},
+          {"spec", spec}};
+}
+
+}  // namespace hb::capability

@@ -1,0 +1,38 @@
+// Capability ConfigMaps: every data key ending in .yaml or .yml holds one capability
+// manifest in the original registry format (see manifest/manifest.h).
+//
+// Each valid manifest becomes a Declaration; each broken one an error naming the
+// ConfigMap, the key and the field. The operator mirrors every declared capability as a
+// Capability object (MirrorObject) so that `kubectl get capabilities` shows it. Pure
+// functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "capability/declaration.h"
+#include "manifest/manifest.h"
+#include "nlohmann/json.hpp"
+
+namespace hb::capability {
+
+struct ConfigMapCapabilities {
+  std::vector<Declaration> declarations;
+  std::vector<std::string> errors;  // "ConfigMap ns/name[key]: field: message"
+};
+
+ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
+                                    const manifest::HeartbeatTiming& defaults);
+
+// The name of the Capability mirroring `identifier` from ConfigMap `configmap`: a valid
+// object name ("<configmap>.<identifier with _ as ->", shortened with a hash if needed).
+std::string MirrorName(const std::string& configmap, const std::string& identifier);
+
+// The Capability object mirroring a ConfigMap declaration (labels, source annotation,
+// owner reference to the ConfigMap, spec copied from the manifest).
+nlohmann::json MirrorObject(const Declaration& declaration, const std::string& configmap_uid);
+
+// The "configmap/<ns>/<name>/<key>" source annotation of a mirror, which names the entry.
+std::string MirrorSource(const Declaration& declaration);
+
+}  // namespace hb::capability

@@ -1,0 +1,71 @@
+// Declarations: what one source says about one capability.
+//
+// A capability identifier can be declared by Capability resources and by entries of
+// capability ConfigMaps. Each declaration is turned into this one shape; the reconciler
+// picks one winner per identifier (Winner()) and reports the others as conflicting.
+// Pure functions; no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace hb::capability {
+
+// The finalizer that makes deletion wait until the lease is revoked and the key removed.
+extern const char kFinalizer[];
+// Labels and annotations of the Capability objects mirroring ConfigMap entries.
+extern const char kManagedByLabel[];  // chora.dev/managed-by=heartbeat-operator
+extern const char kManagedByValue[];
+extern const char kSourceAnnotation[];  // chora.dev/source: configmap/<ns>/<name>/<key>
+
+struct Declaration {
+  enum class Kind { kResource, kConfigMap };
+  Kind kind = Kind::kResource;
+  std::string identifier;
+  std::string source;  // "Capability ns/name" or "ConfigMap ns/name[key]": shown in status
+  std::string ns;      // the Capability's or ConfigMap's namespace
+  std::string name;    // the Capability's or ConfigMap's name
+  std::string key;     // ConfigMap data key
+  absl::Time created;  // creationTimestamp of the object, for precedence
+  int64_t generation = 0;
+  bool deleting = false;  // metadata.deletionTimestamp is set
+  bool has_finalizer = false;
+
+  bool service = true;  // Service-type (gets a heartbeat)
+  bool paused = false;
+  int64_t interval_seconds = 10;
+  int64_t ttl_seconds = 30;
+  std::string title;
+  std::string version;
+  std::string endpoint;
+  int64_t timeout_seconds = 0;
+  // Non-empty when the declaration cannot run, naming the field: the reason for status
+  // phase Invalid.
+  std::string invalid;
+
+  std::string ObjectKey() const { return ns.empty() ? name : ns + "/" + name; }
+};
+
+// True for a Capability object that mirrors a ConfigMap entry (managed by the operator).
+bool IsMirror(const nlohmann::json& capability);
+
+// Reads a Capability object. Never fails: a spec the controller cannot run gives a
+// declaration with `invalid` set (e.g. "spec.heartbeat.intervalSeconds: 30 must be below
+// spec.heartbeat.ttlSeconds (30)").
+Declaration FromCapability(const nlohmann::json& capability);
+
+// The order of precedence among declarations of one identifier: Capability resources
+// before ConfigMap entries; among resources the oldest, then by namespace/name; among
+// ConfigMap entries the oldest ConfigMap, then by namespace/name/key. Deleting resources
+// come after the others. Returns an index into `declarations`, or -1 when empty.
+int Winner(const std::vector<Declaration>& declarations);
+
+// An RFC 3339 creationTimestamp; InfinitePast when absent or unreadable.
+absl::Time CreationTime(const nlohmann::json& object);
+
+}  // namespace hb::capability

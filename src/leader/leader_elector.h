@@ -1,0 +1,82 @@
+// LeaderElector: leader election on a coordination.k8s.io/v1 Lease, as client-go does it.
+//
+// A candidate reads the Lease; it takes it when it is absent, already its own, or expired
+// (no renewal observed for leaseDurationSeconds by this candidate's own clock: clocks of
+// different machines are never compared). The leader renews every retry period; when it
+// cannot renew for renew_deadline it stops leading (it may no longer hold the lease). All
+// writes carry the Lease's resourceVersion, so two candidates never both win.
+//
+// Run() blocks until cancelled; callbacks run on its thread and must not block for long.
+// Release() (after cancelling Run) gives the lease up at once so that another replica
+// takes over without waiting for it to expire. Timing uses the injected Clock and a
+// cancel-aware sleep, so tests run on virtual time. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/jitter.h"
+#include "kube/client.h"
+
+namespace hb::leader {
+
+struct LeaderElectionOptions {
+  std::string lease_namespace = "default";
+  std::string lease_name = "heartbeat-operator";
+  std::string identity;  // unique per replica (pod name + random suffix)
+  absl::Duration lease_duration = absl::Seconds(15);
+  absl::Duration renew_deadline = absl::Seconds(10);
+  absl::Duration retry_period = absl::Seconds(2);
+  // Waits `d` or until the token is cancelled; default: real time.
+  std::function<void(absl::Duration d, const kube::CancelToken&)> sleep;
+};
+
+struct LeaderCallbacks {
+  std::function<void()> started_leading;
+  std::function<void()> stopped_leading;
+  std::function<void(const std::string& leader)> new_leader;  // someone (maybe us) leads
+};
+
+class LeaderElector {
+ public:
+  LeaderElector(kube::KubeClient& client, Clock& clock, LeaderElectionOptions options,
+                LeaderCallbacks callbacks);
+
+  // Campaigns, leads and renews until `cancel`; returns after stopped_leading if it led.
+  void Run(const kube::CancelToken& cancel);
+  bool IsLeader() const { return leading_.load(); }
+  std::string Leader() const;
+  // Empties the Lease's holder if this replica still holds it.
+  void Release();
+
+ private:
+  enum class Attempt { kAcquired, kHeldByOther, kFailed };
+  Attempt TryAcquireOrRenew();
+  nlohmann::json LeaseObject(const nlohmann::json& previous, bool take_over) const;
+  void ObserveHolder(const std::string& holder);
+  void Sleep(absl::Duration d, const kube::CancelToken& cancel);
+
+  kube::KubeClient& client_;
+  Clock& clock_;
+  const LeaderElectionOptions options_;
+  const LeaderCallbacks callbacks_;
+  const kube::ResourceRef ref_;
+  Jitter jitter_;
+  std::atomic<bool> leading_{false};
+
+  mutable absl::Mutex mu_;
+  std::string observed_holder_ ABSL_GUARDED_BY(mu_);
+  std::string observed_record_ ABSL_GUARDED_BY(mu_);  // holder+renewTime last seen
+  absl::Time observed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t observed_duration_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// "2026-11-28T00:40:00.123456Z": the MicroTime format Lease timestamps require.
+std::string MicroTime(absl::Time t);
+
+}  // namespace hb::leader

@@ -1,0 +1,55 @@
+// DeclarationIndex: who declares which capability identifier, kept up to date by the
+// informers' event handlers and read by the reconciler.
+//
+// Three kinds of entries: Capability resources (user-created), ConfigMap entries, and
+// mirrors (Capability objects the operator creates for ConfigMap entries; they are not
+// declarations themselves). Every setter returns the identifiers whose picture changed,
+// for the caller to enqueue. Thread-safe.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "capability/declaration.h"
+
+namespace hb::op {
+
+struct IndexEntry {
+  std::vector<capability::Declaration> declarations;  // resources and ConfigMap entries
+  std::map<std::string, std::string> mirrors;         // mirror object key -> source annotation
+};
+
+class DeclarationIndex {
+ public:
+  // What the Capability resource `object_key` ("ns/name") declares; nullopt: it is gone.
+  std::vector<std::string> SetResource(const std::string& object_key,
+                                       std::optional<capability::Declaration> declaration);
+  // Everything ConfigMap `configmap_key` declares (empty: nothing, or it is gone).
+  std::vector<std::string> SetConfigMap(const std::string& configmap_key,
+                                        std::vector<capability::Declaration> declarations);
+  // A mirror object for `identifier` with source annotation `source`; nullopt identifier:
+  // the mirror is gone.
+  std::vector<std::string> SetMirror(const std::string& object_key,
+                                     std::optional<std::string> identifier,
+                                     const std::string& source);
+
+  IndexEntry Get(const std::string& identifier) const;
+  std::vector<std::string> Identifiers() const;
+
+ private:
+  void Drop(const std::string& identifier) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, IndexEntry> by_identifier_ ABSL_GUARDED_BY(mu_);
+  // object or ConfigMap key -> identifiers it declares (for replacement on change)
+  std::map<std::string, std::set<std::string>> resources_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<std::string>> configmaps_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> mirrors_ ABSL_GUARDED_BY(mu_);  // mirror key -> identifier
+};
+
+}  // namespace hb::op

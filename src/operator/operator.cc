@@ -1,0 +1,196 @@
+#include "operator/operator.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "capability/configmap_source.h"
+#include "capability/declaration.h"
+#include "common/log.h"
+
+namespace hb::op {
+namespace {
+
+const kube::ResourceRef kCapabilities{"chora.dev", "v1alpha1", "capabilities", ""};
+const kube::ResourceRef kConfigMaps{"", "v1", "configmaps", ""};
+
+}  // namespace
+
+Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine,
+                   etcd::EtcdClient& etcd, Clock& clock, OperatorOptions options)
+    : kube_(kube), engine_(engine), clock_(clock), options_(std::move(options)) {
+  informer::WorkQueueOptions queue_options;
+  queue_options.name = "capability";
+  queue_ = std::make_unique<informer::WorkQueue>(clock_, queue_options);
+  events_ = std::make_unique<EventRecorder>(kube_, clock_, options_.instance);
+  reconciler_ = std::make_unique<CapabilityReconciler>(
+      kube_, engine_, etcd, index_, [this](const std::string& key) { return FindCapability(key); },
+      [this](const std::string& key) { return FindConfigMap(key); }, *events_, clock_,
+      options_.reconciler);
+
+  std::vector<std::string> namespaces = options_.watch_namespaces;
+  if (namespaces.empty()) namespaces.push_back("");
+  for (const std::string& ns : namespaces) {
+    informer::InformerOptions o;
+    o.ref = kCapabilities.InNamespace(ns);
+    o.name = ns.empty() ? "capabilities" : absl::StrCat("capabilities in ", ns);
+    capability_informers_.push_back(std::make_unique<informer::Informer>(kube_, clock_, o));
+    capability_informers_.back()->AddHandler(
+        [this](const informer::InformerEvent& e) { OnCapability(e); });
+  }
+  auto add_configmap_informer = [&](informer::InformerOptions o) {
+    configmap_informers_.push_back(std::make_unique<informer::Informer>(kube_, clock_, o));
+    configmap_informers_.back()->AddHandler(
+        [this](const informer::InformerEvent& e) { OnConfigMap(e); });
+  };
+  if (!options_.configmap_selector.empty()) {
+    for (const std::string& ns : namespaces) {
+      informer::InformerOptions o;
+      o.ref = kConfigMaps.InNamespace(ns);
+      o.label_selector = options_.configmap_selector;
+      o.name = absl::StrCat("configmaps ", options_.configmap_selector);
+      add_configmap_informer(o);
+    }
+  }
+  for (const std::string& named : options_.configmaps) {
+    size_t slash = named.find('/');
+    informer::InformerOptions o;
+    o.ref = kConfigMaps.InNamespace(named.substr(0, slash));
+    o.field_selector = absl::StrCat("metadata.name=", named.substr(slash + 1));
+    o.name = absl::StrCat("configmap ", named);
+    add_configmap_informer(o);
+  }
+  engine_.SetChangeHook([this](const std::string& id) { queue_->Add(id); });
+}
+
+Operator::~Operator() { Stop(); }
+
+void Operator::Start(bool lead) {
+  if (lead) leading_.store(true);
+  for (auto* group : {&capability_informers_, &configmap_informers_}) {
+    for (auto& informer : *group) {
+      informer::Informer* raw = informer.get();
+      threads_.emplace_back([raw, cancel = cancel_] { raw->Run(cancel); });
+    }
+  }
+  threads_.emplace_back([this] {
+    for (auto* group : {&capability_informers_, &configmap_informers_}) {
+      for (auto& informer : *group) {
+        while (!cancel_.IsCancelled() && !informer->WaitForSync(absl::Seconds(1))) {
+        }
+      }
+    }
+    if (cancel_.IsCancelled()) return;
+    synced_.store(true);
+    LogInfo("Caches synced", {{"identifiers", static_cast<int64_t>(index_.Identifiers().size())}});
+    while (!leading_.load() && !cancel_.WaitForCancel(absl::Milliseconds(100))) {
+    }
+    if (cancel_.IsCancelled()) return;
+    LogInfo("Reconciling", {{"workers", options_.workers}});
+    for (const std::string& id : index_.Identifiers()) queue_->Add(id);
+    std::vector<std::thread> workers;
+    for (int i = 0; i < options_.workers; ++i) workers.emplace_back([this] { Work(); });
+    for (auto& worker : workers) worker.join();
+  });
+}
+
+void Operator::Lead() { leading_.store(true); }
+
+void Operator::Stop() {
+  if (cancel_.IsCancelled()) return;
+  cancel_.Cancel();
+  queue_->ShutDown();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
+}
+
+void Operator::Work() {
+  while (auto id = queue_->Get()) {
+    stats_.active_workers.fetch_add(1);
+    absl::Time started = clock_.Now();
+    ReconcileResult result = reconciler_->Reconcile(*id);
+    stats_.duration.Record(clock_.Now() - started);
+    stats_.active_workers.fetch_sub(1);
+    if (!result.status.ok()) {
+      stats_.error.fetch_add(1);
+      LogWarning("Reconcile failed; retrying with backoff",
+                 {{"id", *id},
+                  {"attempt", queue_->NumRequeues(*id) + 1},
+                  {"error", result.status.message()}});
+      queue_->AddRateLimited(*id);
+    } else {
+      queue_->Forget(*id);
+      (result.requeue_after > absl::ZeroDuration() ? stats_.requeue_after : stats_.success)
+          .fetch_add(1);
+      if (result.requeue_after > absl::ZeroDuration()) queue_->AddAfter(*id, result.requeue_after);
+    }
+    queue_->Done(*id);
+  }
+}
+
+void Operator::Enqueue(const std::vector<std::string>& identifiers) {
+  for (const std::string& id : identifiers) queue_->Add(id);
+}
+
+void Operator::OnCapability(const informer::InformerEvent& event) {
+  bool deleted = event.type == informer::InformerEvent::kDeleted;
+  const nlohmann::json& object = deleted ? event.old_object : event.object;
+  if (capability::IsMirror(object)) {
+    std::string source = object["metadata"]
+                             .value("annotations", nlohmann::json::object())
+                             .value(capability::kSourceAnnotation, "");
+    std::string id = object.value("spec", nlohmann::json::object()).value("identifier", "");
+    Enqueue(index_.SetMirror(event.key, deleted ? std::nullopt : std::optional<std::string>(id),
+                             source));
+    return;
+  }
+  if (deleted) {
+    Enqueue(index_.SetResource(event.key, std::nullopt));
+  } else {
+    Enqueue(index_.SetResource(event.key, capability::FromCapability(object)));
+  }
+}
+
+void Operator::OnConfigMap(const informer::InformerEvent& event) {
+  if (event.type == informer::InformerEvent::kDeleted) {
+    Enqueue(index_.SetConfigMap(event.key, {}));
+    absl::MutexLock lock(&mu_);
+    reported_errors_.erase(event.key);
+    return;
+  }
+  capability::ConfigMapCapabilities parsed =
+      capability::FromConfigMap(event.object, options_.defaults);
+  bool report = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto& previous = reported_errors_[event.key];
+    report = previous != parsed.errors;
+    previous = parsed.errors;
+  }
+  if (report) {
+    for (const std::string& error : parsed.errors) {
+      LogError(absl::StrCat("Skipping ", error));
+    }
+    if (!parsed.errors.empty()) {
+      events_->Record(event.object, /*warning=*/true, "InvalidManifest",
+                      absl::StrJoin(parsed.errors, "; "));
+    }
+  }
+  Enqueue(index_.SetConfigMap(event.key, std::move(parsed.declarations)));
+}
+
+std::optional<nlohmann::json> Operator::FindCapability(const std::string& key) const {
+  for (const auto& informer : capability_informers_) {
+    if (auto found = informer->Get(key)) return found;
+  }
+  return std::nullopt;
+}
+
+std::optional<nlohmann::json> Operator::FindConfigMap(const std::string& key) const {
+  for (const auto& informer : configmap_informers_) {
+    if (auto found = informer->Get(key)) return found;
+  }
+  return std::nullopt;
+}
+
+}  // namespace hb::op

@@ -1,0 +1,90 @@
+// CapabilityReconciler: makes the world match the declarations of one identifier.
+//
+// Reconcile(identifier) reads the DeclarationIndex and the informer caches, then:
+//  1. runs the winning declaration's heartbeat in the engine (Upsert), or stops it (paused,
+//     invalid, Pattern-type, deleted): the lease is revoked and the key deleted;
+//  2. completes deletions: a Capability being deleted keeps its finalizer until its key
+//     is confirmed gone from etcd;
+//  3. keeps one mirror Capability per ConfigMap entry (created, updated, deleted);
+//  4. writes status through the status subresource (merge patch: no conflicts), at once on
+//     a transition, counters at most once per status_sync_period, and records an Event for
+//     each phase change;
+//  5. adds the finalizer to Capability resources that lack it.
+// The result asks to be called again after a delay (counter refresh, pending status) or
+// carries an error (the caller retries with backoff). One identifier is never reconciled
+// on two threads at once (the work queue guarantees it); different identifiers may be.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "etcd/etcd_client.h"
+#include "heartbeat/engine.h"
+#include "kube/client.h"
+#include "operator/declaration_index.h"
+#include "operator/event_recorder.h"
+
+namespace hb::op {
+
+// Looks an object up in an informer cache by "ns/name".
+using CacheLookup = std::function<std::optional<nlohmann::json>(const std::string& key)>;
+
+struct ReconcilerOptions {
+  std::string key_prefix = "/chora/capabilities/";
+  absl::Duration status_sync_period = absl::Seconds(30);
+  absl::Duration etcd_timeout = absl::Seconds(5);
+};
+
+struct ReconcileResult {
+  absl::Status status;                                  // non-OK: retry with backoff
+  absl::Duration requeue_after = absl::ZeroDuration();  // zero: only on change
+};
+
+class CapabilityReconciler {
+ public:
+  CapabilityReconciler(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine,
+                       etcd::EtcdClient& etcd, const DeclarationIndex& index,
+                       CacheLookup capabilities, CacheLookup configmaps, EventRecorder& events,
+                       Clock& clock, ReconcilerOptions options);
+
+  ReconcileResult Reconcile(const std::string& identifier);
+
+  // How many Capability objects (resources and mirrors) are in each phase, by source kind
+  // ("resource" or "configmap"): {{source, phase} -> count}, for metrics.
+  std::map<std::pair<std::string, std::string>, int64_t> PhaseCounts() const;
+
+ private:
+  absl::Status StopHeartbeat(const std::string& identifier, bool force_delete_key);
+  absl::Status FinishDeletion(const capability::Declaration& d);
+  absl::Status EnsureFinalizer(const capability::Declaration& d);
+  absl::Status SyncMirrors(const IndexEntry& entry);
+  // Writes the status of one object if due; returns when to look again (zero: no need).
+  absl::Duration SyncStatus(const nlohmann::json& object, const capability::Declaration& own,
+                            const capability::Declaration* winner, const std::string& identifier,
+                            absl::Status& error);
+
+  kube::KubeClient& kube_;
+  heartbeat::HeartbeatEngine& engine_;
+  etcd::EtcdClient& etcd_;
+  const DeclarationIndex& index_;
+  const CacheLookup capabilities_;
+  const CacheLookup configmaps_;
+  EventRecorder& events_;
+  Clock& clock_;
+  const ReconcilerOptions options_;
+
+  mutable absl::Mutex mu_;
+  // object key -> when its counters were last written
+  std::map<std::string, absl::Time> last_write_ ABSL_GUARDED_BY(mu_);
+  // object key -> {source kind, phase} last computed
+  std::map<std::string, std::pair<std::string, std::string>> phases_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hb::op

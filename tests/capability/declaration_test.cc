@@ -1,0 +1,134 @@
+#include "capability/declaration.h"
+
+#include <gtest/gtest.h>
+
+#include "capability/configmap_source.h"
+#include "common/time_format.h"
+
+namespace hb::capability {
+namespace {
+
+nlohmann::json Cap(const std::string& name, nlohmann::json spec,
+                   const std::string& created = "2026-01-01T00:00:00Z") {
+  return {{"apiVersion", "chora.dev/v1alpha1"},
+          {"kind", "Capability"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", "default"},
+            {"creationTimestamp", created},
+            {"generation", 3}}},
+          {"spec", spec}};
+}
+
+TEST(DeclarationTest, ReadsACapabilityWithDefaults) {
+  Declaration d = FromCapability(Cap("registry", {{"identifier", "chora.devex.registry"}}));
+  EXPECT_EQ(d.identifier, "chora.devex.registry");
+  EXPECT_EQ(d.source, "Capability default/registry");
+  EXPECT_TRUE(d.service);
+  EXPECT_FALSE(d.paused);
+  EXPECT_EQ(d.interval_seconds, 10);
+  EXPECT_EQ(d.ttl_seconds, 30);
+  EXPECT_EQ(d.generation, 3);
+  EXPECT_TRUE(d.invalid.empty());
+  EXPECT_FALSE(d.has_finalizer);
+  EXPECT_EQ(d.created, *ParseRfc3339("2026-01-01T00:00:00Z"));
+}
+
+TEST(DeclarationTest, TheNameIsTheIdentifierWhenNoneIsGiven) {
+  Declaration d = FromCapability(
+      Cap("chora.devex.bootstrap",
+          {{"type", "Pattern"}, {"heartbeat", {{"paused", true}, {"intervalSeconds", 2}}}}));
+  EXPECT_EQ(d.identifier, "chora.devex.bootstrap");
+  EXPECT_FALSE(d.service);
+  EXPECT_TRUE(d.paused);
+  EXPECT_EQ(d.interval_seconds, 2);
+}
+
+TEST(DeclarationTest, ASpecThatCannotRunIsInvalidWithTheField) {
+  struct Case {
+    nlohmann::json spec;
+    const char* field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{{"heartbeat", {{"intervalSeconds", 30}, {"ttlSeconds", 30}}}},
+            "spec.heartbeat.intervalSeconds: 30 must be below spec.heartbeat.ttlSeconds (30)"},
+           {{{"heartbeat", {{"ttlSeconds", -5}}}}, "spec.heartbeat.ttlSeconds: must be at least 2"},
+           {{{"heartbeat", {{"ttlSeconds", "thirty"}}}},
+            "spec.heartbeat.ttlSeconds: must be an integer"},
+           {{{"identifier", "Bad_Id"}}, "spec.identifier: \"Bad_Id\" is not a valid identifier"},
+           {{{"type", "Daemon"}}, "spec.type: must be Service or Pattern"}}) {
+    Declaration d = FromCapability(Cap("x", c.spec));
+    EXPECT_NE(d.invalid.find(c.field), std::string::npos) << d.invalid;
+  }
+}
+
+TEST(DeclarationTest, DeletionAndFinalizerAreSeen) {
+  nlohmann::json cap = Cap("x", nlohmann::json::object());
+  cap["metadata"]["deletionTimestamp"] = "2026-01-02T00:00:00Z";
+  cap["metadata"]["finalizers"] = {"other", std::string(kFinalizer)};
+  Declaration d = FromCapability(cap);
+  EXPECT_TRUE(d.deleting);
+  EXPECT_TRUE(d.has_finalizer);
+}
+
+TEST(WinnerTest, ResourcesOutrankConfigMapsAndTheOldestWins) {
+  Declaration young = FromCapability(Cap("young", {{"identifier", "a.b"}}, "2026-03-01T00:00:00Z"));
+  Declaration old = FromCapability(Cap("old", {{"identifier", "a.b"}}, "2026-02-01T00:00:00Z"));
+  Declaration entry;
+  entry.kind = Declaration::Kind::kConfigMap;
+  entry.identifier = "a.b";
+  entry.created = absl::FromUnixSeconds(0);  // older than both, still outranked
+  std::vector<Declaration> all = {entry, young, old};
+  EXPECT_EQ(Winner(all), 2);
+  all[2].deleting = true;  // a deleting resource steps aside
+  EXPECT_EQ(Winner(all), 1);
+  EXPECT_EQ(Winner({entry}), 0);
+  EXPECT_EQ(Winner({}), -1);
+}
+
+TEST(ConfigMapTest, ManifestsBecomeDeclarationsAndErrorsNameTheKey) {
+  nlohmann::json cm = {
+      {"metadata",
+       {{"name", "caps"},
+        {"namespace", "team"},
+        {"uid", "u1"},
+        {"creationTimestamp", "2026-01-01T00:00:00Z"}}},
+      {"data",
+       {{"a.yaml",
+         "metadata: {dc_identifier: chora.a_b}\nchora_service: {health: {interval: 3}}\n"},
+        {"b.yml", "metadata: {dc_identifier: chora.p}\n# chora_service: none\n"},
+        {"c.yaml", "metadata: [broken\n"},
+        {"notes.txt", "metadata: {dc_identifier: ignored}\nchora_service: {}\n"}}}};
+  ConfigMapCapabilities parsed = FromConfigMap(cm, manifest::HeartbeatTiming{10, 30});
+  ASSERT_EQ(parsed.declarations.size(), 2u);
+  const Declaration& service = parsed.declarations[0];
+  EXPECT_EQ(service.identifier, "chora.a_b");
+  EXPECT_EQ(service.kind, Declaration::Kind::kConfigMap);
+  EXPECT_EQ(service.source, "ConfigMap team/caps[a.yaml]");
+  EXPECT_EQ(service.key, "a.yaml");
+  EXPECT_EQ(service.interval_seconds, 3);
+  EXPECT_TRUE(service.service);
+  EXPECT_FALSE(parsed.declarations[1].service);
+  ASSERT_EQ(parsed.errors.size(), 1u);
+  EXPECT_EQ(parsed.errors[0].rfind("ConfigMap team/caps[c.yaml]: not valid YAML", 0), 0u)
+      << parsed.errors[0];
+
+  nlohmann::json mirror = MirrorObject(service, "u1");
+  EXPECT_EQ(mirror["metadata"]["name"], "caps.chora.a-b");
+  EXPECT_EQ(mirror["metadata"]["labels"][kManagedByLabel], kManagedByValue);
+  EXPECT_EQ(mirror["metadata"]["annotations"][kSourceAnnotation], "configmap/team/caps/a.yaml");
+  EXPECT_EQ(mirror["metadata"]["ownerReferences"][0]["uid"], "u1");
+  EXPECT_EQ(mirror["spec"]["identifier"], "chora.a_b");
+  EXPECT_EQ(mirror["spec"]["heartbeat"]["intervalSeconds"], 3);
+  EXPECT_TRUE(IsMirror(mirror));
+  EXPECT_FALSE(IsMirror(Cap("x", nlohmann::json::object())));
+}
+
+TEST(ConfigMapTest, MirrorNamesStayValidObjectNames) {
+  std::string name = MirrorName(std::string(200, 'c'), "a." + std::string(100, 'b'));
+  EXPECT_LE(name.size(), 253u);
+  EXPECT_NE(name, MirrorName(std::string(200, 'c'), "a." + std::string(101, 'b')));
+}
+
+}  // namespace
+}  // namespace hb::capability

@@ -1,0 +1,112 @@
+// End-to-end fixture for the controller: a real etcd, the test Kubernetes API server, the
+// real kubectl (with its own cache directory) and the heartbeat-operator binary.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "heartbeat/health_value.h"
+#include "nlohmann/json.hpp"
+#include "support/etcd_server.h"
+#include "support/kube_emulator.h"
+#include "support/process.h"
+
+namespace hb::testing {
+
+class ControllerE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    etcd_ = EtcdServer::Start();
+    ASSERT_NE(etcd_, nullptr);
+    auto kube = KubeEmulator::Start();
+    ASSERT_TRUE(kube.ok()) << kube.status();
+    kube_ = *std::move(kube);
+    dir_ = MakeTempDir("controller");
+    CommandResult crd = Kubectl({"apply", "-f", std::string(HB_SOURCE_DIR) + "/crds"});
+    ASSERT_EQ(crd.exit_code, 0) << crd.output;
+    CommandResult established = Kubectl(
+        {"wait", "--for=condition=established", "--timeout=20s", "crd/capabilities.chora.dev"});
+    ASSERT_EQ(established.exit_code, 0) << established.output;
+  }
+
+  void TearDown() override {
+    controller_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Starts `heartbeat-operator controller` against the emulator and etcd. Interval 1 s,
+  // TTL 4 s and a 1 s status sync period keep the tests short.
+  Process& StartController(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {BinaryPath(),
+                                     "controller",
+                                     "--kubeconfig=" + kube_->kubeconfig_path(),
+                                     "--etcd-endpoints=" + etcd_->endpoint(),
+                                     "--interval=1",
+                                     "--ttl=4",
+                                     "--status-sync-period=1",
+                                     "--instance=test-controller"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    controller_ =
+        std::make_unique<Process>(argv, absl::StrCat(dir_, "/controller-", ++controllers_, ".log"));
+    return *controller_;
+  }
+
+  CommandResult Kubectl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/kubectl", "--kubeconfig=" + kube_->kubeconfig_path(),
+                                     "--cache-dir=" + dir_ + "/kubectl-cache"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, absl::Seconds(60), {"HOME=" + dir_});
+  }
+
+  // kubectl apply -f of `yaml`; the test fails on a non-zero exit.
+  void Apply(const std::string& yaml) {
+    std::string path = absl::StrCat(dir_, "/manifest-", ++manifests_, ".yaml");
+    std::ofstream(path) << yaml;
+    CommandResult r = Kubectl({"apply", "-f", path});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  nlohmann::json Get(const std::string& what) {
+    CommandResult r = Kubectl({"get", what, "-o", "json"});
+    if (r.exit_code != 0) return nullptr;
+    return nlohmann::json::parse(r.output, nullptr, false);
+  }
+  std::string Phase(const std::string& name) {
+    nlohmann::json cap = Get("capability/" + name);
+    if (!cap.is_object()) return "";
+    return cap.value("status", nlohmann::json::object()).value("phase", "");
+  }
+
+  static std::string Key(const std::string& id) {
+    return absl::StrCat("/chora/capabilities/", id, "/health");
+  }
+  bool Present(const std::string& id) { return etcd_->Get(Key(id)).has_value(); }
+  int64_t Count(const std::string& id) {
+    auto value = etcd_->Get(Key(id));
+    if (!value) return -1;
+    auto parsed = heartbeat::ParseHealthValue(*value);
+    return parsed.ok() ? static_cast<int64_t>(parsed->heartbeat_count) : -1;
+  }
+  std::vector<std::string> HealthKeys() { return etcd_->Keys("/chora/capabilities/"); }
+
+  static std::string Capability(const std::string& name, const std::string& spec) {
+    return absl::StrCat("apiVersion: chora.dev/v1alpha1\nkind: Capability\nmetadata:\n  name: ",
+                        name, "\n  namespace: default\nspec:\n", spec);
+  }
+
+  std::unique_ptr<EtcdServer> etcd_;
+  std::unique_ptr<KubeEmulator> kube_;
+  std::unique_ptr<Process> controller_;
+  std::string dir_;
+  int manifests_ = 0;
+  int controllers_ = 0;
+};
+
+}  // namespace hb::testing

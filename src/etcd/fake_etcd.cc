@@ -65,6 +65,7 @@ void FakeEtcd::DropLease(int64_t id) {
 }
 
 void FakeEtcd::Range(RangeRequest request, Callback<RangeResult> done) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kRange);
   RangeResult result;
@@ -94,6 +95,7 @@ void FakeEtcd::Range(RangeRequest request, Callback<RangeResult> done) {
 }
 
 void FakeEtcd::Put(PutRequest request, Callback<PutResult> done) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kPut);
   if (status.ok() && request.lease != 0 && leases_.count(request.lease) == 0) {
@@ -125,6 +127,7 @@ int64_t FakeEtcd::Write(PutRequest request) {
 }
 
 void FakeEtcd::PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kPutBatch);
   for (const PutRequest& request : requests) {
@@ -146,6 +149,7 @@ void FakeEtcd::PutBatch(std::vector<PutRequest> requests, Callback<PutResult> do
 }
 
 void FakeEtcd::DeleteRange(RangeRequest request, Callback<DeleteResult> done) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kDelete);
   int64_t deleted = 0;
@@ -170,6 +174,7 @@ void FakeEtcd::DeleteRange(RangeRequest request, Callback<DeleteResult> done) {
 }
 
 void FakeEtcd::LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kGrant);
   GrantedLease granted;
@@ -187,6 +192,7 @@ void FakeEtcd::LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) {
 }
 
 void FakeEtcd::LeaseRevoke(int64_t lease_id, DoneCallback done) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kRevoke);
   if (status.ok()) {
@@ -200,6 +206,7 @@ void FakeEtcd::LeaseRevoke(int64_t lease_id, DoneCallback done) {
 }
 
 void FakeEtcd::LeaseTimeToLive(int64_t lease_id, bool with_keys, Callback<LeaseTtl> done) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kTimeToLive);
   LeaseTtl ttl{lease_id, -1, 0, {}};
@@ -226,6 +233,7 @@ void FakeEtcd::SetKeepAliveListener(KeepAliveListener* listener) {
 }
 
 void FakeEtcd::KeepAlive(int64_t lease_id) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   ExpireLeases();
   if (down_ || drop_keepalives_) return;  // dropped, as on a broken or stuck stream
@@ -260,6 +268,7 @@ void FakeEtcd::KeepAlive(int64_t lease_id) {
 }
 
 void FakeEtcd::Status(Callback<ServerStatus> done) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kStatus);
   Enqueue([done = std::move(done), status] {
@@ -279,6 +288,8 @@ void FakeEtcd::SetLatency(absl::Duration latency) {
   absl::MutexLock lock(&mu_);
   latency_ = latency;
 }
+
+void FakeEtcd::SetAutoDeliver(bool on) { auto_deliver_.store(on); }
 
 void FakeEtcd::SetKeepAliveLatency(absl::Duration latency) {
   absl::MutexLock lock(&mu_);
@@ -302,6 +313,7 @@ int FakeEtcd::Deliver() {
 }
 
 void FakeEtcd::SetDown(bool down) {
+  AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   if (down_ == down) return;
   down_ = down;

@@ -14,6 +14,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -49,6 +50,9 @@ class FakeEtcd final : public EtcdClient {
 
   // Test controls.
   void SetLatency(absl::Duration latency);
+  // Runs every answer as soon as the call that caused it returns (no Deliver() needed):
+  // for tests of code that waits for answers synchronously.
+  void SetAutoDeliver(bool on);
   // Extra delay of keep-alive answers only (a saturated lessor).
   void SetKeepAliveLatency(absl::Duration latency);
   // Expires leases due at clock.Now() and runs every answer that is due; returns how many
@@ -90,7 +94,20 @@ class FakeEtcd final : public EtcdClient {
   void DropLease(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t Write(PutRequest request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Runs the answers that are due when a public method returns, in auto-deliver mode.
+  class AutoDeliver {
+   public:
+    explicit AutoDeliver(FakeEtcd* etcd) : etcd_(etcd) {}
+    ~AutoDeliver() {
+      if (etcd_->auto_deliver_.load()) etcd_->Deliver();
+    }
+
+   private:
+    FakeEtcd* etcd_;
+  };
+
   Clock& clock_;
+  std::atomic<bool> auto_deliver_{false};
   absl::Mutex mu_;
   absl::Duration latency_ ABSL_GUARDED_BY(mu_);
   absl::Duration keepalive_latency_ ABSL_GUARDED_BY(mu_);

@@ -138,6 +138,9 @@ absl::Status CapabilityReconciler::EnsureFinalizer(const Declaration& d) {
   auto object = capabilities_(d.ObjectKey());
   if (!object) return absl::OkStatus();
   nlohmann::json finalizers = (*object)["metadata"].value("finalizers", nlohmann::json::array());
+  for (const auto& f : finalizers) {
+    if (f == std::string(capability::kFinalizer)) return absl::OkStatus();  // index lags
+  }
   finalizers.push_back(std::string(capability::kFinalizer));
   nlohmann::json patch = {
       {"metadata",

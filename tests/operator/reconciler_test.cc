@@ -1,0 +1,214 @@
+// CapabilityReconciler against in-memory Kubernetes and etcd, with the real engine on a
+// fake clock: what one Reconcile() does for each kind of declaration.
+#include "operator/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include "capability/configmap_source.h"
+#include "capability/declaration.h"
+#include "etcd/fake_etcd.h"
+#include "kubefake/fake_kube_client.h"
+
+namespace hb::op {
+namespace {
+
+using capability::Declaration;
+using capability::FromCapability;
+using kubefake::Verb;
+
+const kube::ResourceRef kCaps{"chora.dev", "v1alpha1", "capabilities", "default"};
+const kube::ResourceRef kConfigMaps{"", "v1", "configmaps", "default"};
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  ReconcilerTest() {
+    etcd_.SetAutoDeliver(true);
+    heartbeat::EngineOptions options;
+    options.adopt = false;
+    options.seed = 7;
+    engine_ = std::make_unique<heartbeat::HeartbeatEngine>(etcd_, clock_, options);
+    ReconcilerOptions ro;
+    ro.status_sync_period = absl::Seconds(30);
+    reconciler_ = std::make_unique<CapabilityReconciler>(
+        kube_, *engine_, etcd_, index_, [this](const std::string& key) { return Find(kCaps, key); },
+        [this](const std::string& key) { return Find(kConfigMaps, key); }, events_, clock_, ro);
+  }
+
+  std::optional<nlohmann::json> Find(const kube::ResourceRef& ref, const std::string& key) {
+    return kube_.Object(ref, key.substr(key.find('/') + 1));
+  }
+  // Creates (or updates the spec of) a Capability and indexes it, as the informer would.
+  void Declare(const std::string& name, nlohmann::json spec) {
+    auto existing = kube_.Object(kCaps, name);
+    if (!existing) {
+      kube_.Seed(kCaps, {{"apiVersion", "chora.dev/v1alpha1"},
+                         {"kind", "Capability"},
+                         {"metadata", {{"name", name}, {"namespace", "default"}}},
+                         {"spec", spec}});
+    } else {
+      ASSERT_TRUE(kube_.Patch(kCaps, name, kube::PatchType::kMerge, {{"spec", spec}}, {}).ok());
+    }
+    Index(name);
+  }
+  void Index(const std::string& name) {
+    auto object = kube_.Object(kCaps, name);
+    index_.SetResource("default/" + name,
+                       object ? std::optional<Declaration>(FromCapability(*object)) : std::nullopt);
+  }
+  // Lets the engine work for `d` of virtual time.
+  void Run(absl::Duration d) {
+    absl::Time end = clock_.Now() + d;
+    while (clock_.Now() < end) {
+      engine_->RunDue();
+      clock_.Advance(absl::Milliseconds(50));
+    }
+    engine_->RunDue();
+  }
+  std::string Phase(const std::string& name) {
+    auto object = kube_.Object(kCaps, name);
+    return object ? object->value("status", nlohmann::json::object()).value("phase", "") : "";
+  }
+  bool KeyPresent(const std::string& id) {
+    return etcd_.Get("/chora/capabilities/" + id + "/health").has_value();
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(1800000000)};
+  etcd::FakeEtcd etcd_{clock_};
+  kubefake::FakeKubeClient kube_{clock_};
+  DeclarationIndex index_;
+  EventRecorder events_{kube_, clock_, "test"};
+  std::unique_ptr<heartbeat::HeartbeatEngine> engine_;
+  std::unique_ptr<CapabilityReconciler> reconciler_;
+};
+
+TEST_F(ReconcilerTest, ARunnableResourceGetsAHeartbeatAFinalizerAndStatus) {
+  Declare("reg",
+          {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  ReconcileResult first = reconciler_->Reconcile("a.reg");
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  EXPECT_EQ(first.requeue_after, absl::Seconds(30));
+  ASSERT_TRUE(engine_->GetStatus("a.reg").has_value());
+  auto object = kube_.Object(kCaps, "reg");
+  EXPECT_EQ((*object)["metadata"]["finalizers"][0], capability::kFinalizer);
+  EXPECT_EQ(Phase("reg"), "Pending");
+
+  Run(absl::Seconds(1));
+  Index("reg");
+  ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
+  EXPECT_EQ(Phase("reg"), "Healthy");
+  EXPECT_TRUE(KeyPresent("a.reg"));
+  object = kube_.Object(kCaps, "reg");
+  EXPECT_EQ((*object)["status"]["etcdKey"], "/chora/capabilities/a.reg/health");
+  EXPECT_EQ((*object)["status"]["conditions"][0]["status"], "True");
+  auto events = kube_.List(kube::ResourceRef{"", "v1", "events", "default"}, {});
+  ASSERT_TRUE(events.ok());
+  bool healthy_event = false;
+  for (const auto& e : events->items) healthy_event |= e.value("reason", "") == "Healthy";
+  EXPECT_TRUE(healthy_event);
+}
+
+TEST_F(ReconcilerTest, CountersAreWrittenAtMostOncePerSyncPeriod) {
+  Declare("reg",
+          {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  reconciler_->Reconcile("a.reg");
+  Run(absl::Seconds(2));
+  reconciler_->Reconcile("a.reg");  // Pending -> Healthy: a transition, written
+  int64_t patches = kube_.Calls(Verb::kPatch);
+  Run(absl::Seconds(5));  // counters move on
+  ReconcileResult result = reconciler_->Reconcile("a.reg");
+
+  EXPECT_EQ(kube_.Calls(Verb::kPatch), patches) << "counters alone wait for the sync period";
+  EXPECT_GT(result.requeue_after, absl::Seconds(20));
+  EXPECT_LE(result.requeue_after, absl::Seconds(30));
+  Run(absl::Seconds(26));
+  reconciler_->Reconcile("a.reg");
+  EXPECT_EQ(kube_.Calls(Verb::kPatch), patches + 1);
+  EXPECT_GE((*kube_.Object(kCaps, "reg"))["status"]["heartbeatCount"].get<int>(), 30);
+}
+
+TEST_F(ReconcilerTest, PausingRemovesTheKeyAndTheHeartbeat) {
+  Declare("reg",
+          {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  reconciler_->Reconcile("a.reg");
+  Run(absl::Seconds(1));
+  ASSERT_TRUE(KeyPresent("a.reg"));
+  Declare("reg", {{"heartbeat", {{"paused", true}}}});
+  ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
+  EXPECT_FALSE(engine_->GetStatus("a.reg").has_value());
+  EXPECT_FALSE(KeyPresent("a.reg"));
+  EXPECT_EQ(Phase("reg"), "Paused");
+}
+
+TEST_F(ReconcilerTest, DeletionWaitsForTheKeyToBeGone) {
+  Declare("reg",
+          {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  reconciler_->Reconcile("a.reg");
+  Run(absl::Seconds(1));
+  ASSERT_TRUE(kube_.Delete(kCaps, "reg", {}).ok());
+  Index("reg");  // the finalizer keeps it, with a deletionTimestamp
+  ASSERT_TRUE(kube_.Object(kCaps, "reg").has_value());
+
+  etcd_.SetDown(true);
+  ReconcileResult failed = reconciler_->Reconcile("a.reg");
+  EXPECT_FALSE(failed.status.ok());
+  EXPECT_NE(failed.status.message().find("cannot delete /chora/capabilities/a.reg/health"),
+            std::string::npos)
+      << failed.status;
+  EXPECT_TRUE(kube_.Object(kCaps, "reg").has_value()) << "the finalizer stays until etcd answers";
+
+  etcd_.SetDown(false);
+  ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
+  EXPECT_FALSE(KeyPresent("a.reg"));
+  EXPECT_FALSE(kube_.Object(kCaps, "reg").has_value()) << "finalizer removed, object gone";
+}
+
+TEST_F(ReconcilerTest, TheOlderDeclarationWinsAndTheOtherSaysConflict) {
+  Declare("first",
+          {{"identifier", "a.dup"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  clock_.Advance(absl::Seconds(5));
+  Declare("second",
+          {{"identifier", "a.dup"}, {"heartbeat", {{"intervalSeconds", 2}, {"ttlSeconds", 8}}}});
+  reconciler_->Reconcile("a.dup");
+  EXPECT_EQ(engine_->GetStatus("a.dup")->ttl_seconds, 4);
+  EXPECT_EQ(Phase("second"), "Conflict");
+  EXPECT_NE(Phase("first"), "Conflict");
+}
+
+TEST_F(ReconcilerTest, ConfigMapEntriesAreMirroredAndTheirMirrorsRemoved) {
+  nlohmann::json cm =
+      kube_.Seed(kConfigMaps, {{"apiVersion", "v1"},
+                               {"kind", "ConfigMap"},
+                               {"metadata", {{"name", "caps"}, {"namespace", "default"}}},
+                               {"data",
+                                {{"x.yaml",
+                                  "metadata: {dc_identifier: a.cm_x}\nchora_service: {health: "
+                                  "{interval: 1, heartbeat_ttl: 4}}\n"}}}});
+  auto parsed = capability::FromConfigMap(cm, {10, 30});
+  index_.SetConfigMap("default/caps", parsed.declarations);
+  ASSERT_TRUE(reconciler_->Reconcile("a.cm_x").status.ok());
+  auto mirror = kube_.Object(kCaps, "caps.a.cm-x");
+  ASSERT_TRUE(mirror.has_value());
+  EXPECT_TRUE(capability::IsMirror(*mirror));
+  EXPECT_EQ((*mirror)["spec"]["heartbeat"]["ttlSeconds"], 4);
+  EXPECT_TRUE(engine_->GetStatus("a.cm_x").has_value());
+
+  index_.SetMirror("default/caps.a.cm-x", "a.cm_x",
+                   capability::MirrorSource(parsed.declarations[0]));
+  index_.SetConfigMap("default/caps", {});
+  ASSERT_TRUE(reconciler_->Reconcile("a.cm_x").status.ok());
+  EXPECT_FALSE(kube_.Object(kCaps, "caps.a.cm-x").has_value());
+  EXPECT_FALSE(engine_->GetStatus("a.cm_x").has_value());
+}
+
+TEST_F(ReconcilerTest, AnInvalidSpecIsReportedNotRetried) {
+  Declare("slow",
+          {{"identifier", "a.slow"}, {"heartbeat", {{"intervalSeconds", 30}, {"ttlSeconds", 30}}}});
+  ReconcileResult result = reconciler_->Reconcile("a.slow");
+  EXPECT_TRUE(result.status.ok()) << "an invalid spec is not an error to retry";
+  EXPECT_EQ(result.requeue_after, absl::ZeroDuration());
+  EXPECT_EQ(Phase("slow"), "Invalid");
+  EXPECT_FALSE(engine_->GetStatus("a.slow").has_value());
+}
+
+}  // namespace
+}  // namespace hb::op

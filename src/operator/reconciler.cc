@@ -113,19 +113,34 @@ absl::Status CapabilityReconciler::StopHeartbeat(const std::string& identifier,
   return absl::OkStatus();
 }
 
-absl::Status CapabilityReconciler::FinishDeletion(const Declaration& d) {
+absl::Status CapabilityReconciler::SetFinalizer(const Declaration& d, bool present) {
   auto object = capabilities_(d.ObjectKey());
   if (!object) return absl::OkStatus();
+  const std::string ours = capability::kFinalizer;
   nlohmann::json finalizers = nlohmann::json::array();
+  bool had = false;
   for (const auto& f : (*object)["metadata"].value("finalizers", nlohmann::json::array())) {
-    if (f != std::string(capability::kFinalizer)) finalizers.push_back(f);
+    if (f == ours) {
+      had = true;
+    } else {
+      finalizers.push_back(f);
+    }
   }
+  if (had == present) return absl::OkStatus();  // already so (the index may lag the cache)
+  if (present) finalizers.push_back(ours);
+  // The resourceVersion makes the patch conditional: never drop someone else's finalizer.
   nlohmann::json patch = {
       {"metadata",
        {{"finalizers", finalizers}, {"resourceVersion", kube::ObjectResourceVersion(*object)}}}};
   auto patched = kube_.Patch(kCapabilities.InNamespace(d.ns), d.name, kube::PatchType::kMerge,
                              patch, kube::PatchOptions{});
   if (!patched.ok() && !kube::IsNotFound(patched.status())) return patched.status();
+  return absl::OkStatus();
+}
+
+absl::Status CapabilityReconciler::FinishDeletion(const Declaration& d) {
+  absl::Status removed = SetFinalizer(d, /*present=*/false);
+  if (!removed.ok()) return removed;
   LogInfo("Capability deleted; finalizer removed", {{"object", d.ObjectKey()}});
   absl::MutexLock lock(&mu_);
   last_write_.erase(d.ObjectKey());
@@ -135,20 +150,7 @@ absl::Status CapabilityReconciler::FinishDeletion(const Declaration& d) {
 
 absl::Status CapabilityReconciler::EnsureFinalizer(const Declaration& d) {
   if (d.has_finalizer) return absl::OkStatus();
-  auto object = capabilities_(d.ObjectKey());
-  if (!object) return absl::OkStatus();
-  nlohmann::json finalizers = (*object)["metadata"].value("finalizers", nlohmann::json::array());
-  for (const auto& f : finalizers) {
-    if (f == std::string(capability::kFinalizer)) return absl::OkStatus();  // index lags
-  }
-  finalizers.push_back(std::string(capability::kFinalizer));
-  nlohmann::json patch = {
-      {"metadata",
-       {{"finalizers", finalizers}, {"resourceVersion", kube::ObjectResourceVersion(*object)}}}};
-  auto patched = kube_.Patch(kCapabilities.InNamespace(d.ns), d.name, kube::PatchType::kMerge,
-                             patch, kube::PatchOptions{});
-  if (!patched.ok() && !kube::IsNotFound(patched.status())) return patched.status();
-  return absl::OkStatus();
+  return SetFinalizer(d, /*present=*/true);
 }
 
 absl::Status CapabilityReconciler::SyncMirrors(const IndexEntry& entry) {

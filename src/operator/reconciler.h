@@ -62,6 +62,7 @@ class CapabilityReconciler {
 
  private:
   absl::Status StopHeartbeat(const std::string& identifier, bool force_delete_key);
+  absl::Status SetFinalizer(const capability::Declaration& d, bool present);
   absl::Status FinishDeletion(const capability::Declaration& d);
   absl::Status EnsureFinalizer(const capability::Declaration& d);
   absl::Status SyncMirrors(const IndexEntry& entry);

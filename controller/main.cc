@@ -1,6 +1,8 @@
 // heartbeat-operator: keeps etcd health keys alive for Service-type capabilities.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "controller_command.h"
@@ -27,8 +29,20 @@ int main(int argc, char** argv) {
   hb::cli::StatusFlags status_flags;
   CLI::App* status = hb::cli::AddStatusCommand(app, status_flags);
 
+  // "--flag=" means an empty value (e.g. --configmap-selector=); CLI11 would take the next
+  // argument instead, so it is passed on as "--flag" "".
+  std::vector<std::string> args;
+  for (int i = argc - 1; i >= 1; --i) {
+    std::string arg = argv[i];
+    if (arg.size() > 3 && arg.rfind("--", 0) == 0 && arg.back() == '=' &&
+        arg.find('=') == arg.size() - 1) {
+      args.push_back("");
+      arg.pop_back();
+    }
+    args.push_back(arg);
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     app.exit(e);

@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1
+# heartbeat-operator image.
+#
+#   docker build -t heartbeat-operator:0.1.0 .
+#
+# The build stage installs exactly what CI installs (hack/install-deps.sh) and builds the
+# executable with CI's cmake and ninja invocation (hack/test.sh) minus the tests. The runtime
+# stage holds the executable and the shared libraries it links against, nothing else; it runs
+# as an unprivileged numeric user and needs no shell. hack/chart/check-dockerfile.sh checks
+# both stages against the real build.
+
+FROM debian:bookworm AS build
+COPY hack/install-deps.sh /src/hack/install-deps.sh
+RUN /src/hack/install-deps.sh && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+ENV CCACHE_DIR=/root/.cache/ccache
+RUN --mount=type=cache,target=/root/.cache/ccache \
+    cmake -S /src -B /src/build -G Ninja -DHB_WERROR=ON -DHB_BUILD_TESTS=OFF -DSANITIZE= \
+ && ninja -C /src/build heartbeat-operator \
+ && objcopy --strip-debug /src/build/controller/heartbeat-operator /heartbeat-operator
+
+FROM debian:bookworm-slim
+# Runtime libraries of the executable: the Debian packages of the libraries `ldd` lists
+# (libc6, libstdc++6 and libgcc-s1 are in the base image).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libabsl20220623 \
+      libbrotli1 \
+      libc-ares2 \
+      libcivetweb1 \
+      libcpprest2.10 \
+      libgrpc++1.51 \
+      libgrpc29 \
+      libprometheus-cpp-core1.0 \
+      libprometheus-cpp-pull1.0 \
+      libprotobuf32 \
+      libre2-9 \
+      libssl3 \
+      libyaml-cpp0.7 \
+      zlib1g \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /heartbeat-operator /usr/local/bin/heartbeat-operator
+# Fails the build when a shared library is missing.
+RUN ["/usr/local/bin/heartbeat-operator", "--version"]
+USER 65532:65532
+LABEL org.opencontainers.image.title="heartbeat-operator" \
+      org.opencontainers.image.description="Keeps Service-type capabilities visibly alive in etcd (Kubernetes operator and standalone heartbeat)"
+EXPOSE 8080 8081
+ENTRYPOINT ["/usr/local/bin/heartbeat-operator"]
+CMD ["controller"]

@@ -36,7 +36,7 @@ struct ClientOptions {
   // thread wake-ups per heartbeat.
   int threads = 1;
   // Reconnect pacing for the long-lived streams (and gRPC's own channel reconnects).
-  BackoffPolicy reconnect{absl::Milliseconds(100), absl::Seconds(2), 2.0, 0.5};
+  BackoffPolicy reconnect{absl::Milliseconds(100), absl::Seconds(1), 2.0, 0.5};
 
   bool UseTls() const;
 };

@@ -16,6 +16,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -35,6 +36,16 @@ class Tag {
   virtual ~Tag() = default;
   // `ok` is the completion queue's verdict on the operation.
   virtual void Proceed(bool ok) = 0;
+};
+
+// A Tag running a function; owned by whoever queued the operation (it must outlive it).
+class FnTag final : public Tag {
+ public:
+  explicit FnTag(std::function<void(bool)> fn) : fn_(std::move(fn)) {}
+  void Proceed(bool ok) override { fn_(ok); }
+
+ private:
+  std::function<void(bool)> fn_;
 };
 
 struct Connection {

@@ -10,15 +10,6 @@ namespace hb::etcd::internal {
 using etcdserverpb::LeaseKeepAliveRequest;
 using etcdserverpb::LeaseKeepAliveResponse;
 
-class KeepAliveStream::OpTag final : public Tag {
- public:
-  explicit OpTag(std::function<void(bool)> fn) : fn_(std::move(fn)) {}
-  void Proceed(bool ok) override { fn_(ok); }
-
- private:
-  std::function<void(bool)> fn_;
-};
-
 // One gRPC stream; lives until its last queued operation has completed.
 struct KeepAliveStream::Attempt {
   std::shared_ptr<Connection> conn;
@@ -27,7 +18,7 @@ struct KeepAliveStream::Attempt {
   LeaseKeepAliveRequest write_request;
   LeaseKeepAliveResponse read_response;
   grpc::Status finish_status;
-  std::unique_ptr<OpTag> start_tag, read_tag, write_tag, finish_tag;
+  std::unique_ptr<FnTag> start_tag, read_tag, write_tag, finish_tag;
   int ops = 0;  // queued operations not yet completed
   bool writing = false;
   bool finishing = false;
@@ -38,7 +29,7 @@ KeepAliveStream::KeepAliveStream(GrpcTransport& transport)
     : transport_(transport),
       jitter_(Jitter::RandomSeed()),
       backoff_(transport.options().reconnect) {
-  alarm_tag_ = std::make_unique<OpTag>([this](bool ok) { OnRetryAlarm(ok); });
+  alarm_tag_ = std::make_unique<FnTag>([this](bool ok) { OnRetryAlarm(ok); });
 }
 
 KeepAliveStream::~KeepAliveStream() { Close(); }
@@ -76,10 +67,10 @@ void KeepAliveStream::Connect() {
     if (attempt_ != nullptr) retired_.push_back(std::move(attempt_));
     if (prepared.ok() && transport_.BeginOp()) {
       Attempt* a = attempt.get();
-      a->start_tag = std::make_unique<OpTag>([this, a](bool ok) { OnStarted(a, ok); });
-      a->read_tag = std::make_unique<OpTag>([this, a](bool ok) { OnRead(a, ok); });
-      a->write_tag = std::make_unique<OpTag>([this, a](bool ok) { OnWritten(a, ok); });
-      a->finish_tag = std::make_unique<OpTag>([this, a](bool) { OnFinished(a); });
+      a->start_tag = std::make_unique<FnTag>([this, a](bool ok) { OnStarted(a, ok); });
+      a->read_tag = std::make_unique<FnTag>([this, a](bool ok) { OnRead(a, ok); });
+      a->write_tag = std::make_unique<FnTag>([this, a](bool ok) { OnWritten(a, ok); });
+      a->finish_tag = std::make_unique<FnTag>([this, a](bool) { OnFinished(a); });
       a->rw = a->conn->lease->PrepareAsyncLeaseKeepAlive(&a->ctx, transport_.cq());
       a->ops = 1;
       a->rw->StartCall(a->start_tag.get());

@@ -38,7 +38,6 @@ class KeepAliveStream {
  private:
   struct Attempt;
   enum class State { kIdle, kConnecting, kUp, kRetryWait, kClosed };
-  class OpTag;
 
   void Connect();
   void OnStarted(Attempt* attempt, bool ok);

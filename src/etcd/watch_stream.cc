@@ -11,15 +11,6 @@ namespace hb::etcd::internal {
 using etcdserverpb::WatchRequest;
 using etcdserverpb::WatchResponse;
 
-class WatchStream::OpTag final : public Tag {
- public:
-  explicit OpTag(std::function<void(bool)> fn) : fn_(std::move(fn)) {}
-  void Proceed(bool ok) override { fn_(ok); }
-
- private:
-  std::function<void(bool)> fn_;
-};
-
 struct WatchStream::Attempt {
   std::shared_ptr<Connection> conn;
   grpc::ClientContext ctx;
@@ -27,7 +18,7 @@ struct WatchStream::Attempt {
   WatchRequest create;
   WatchResponse response;
   grpc::Status finish_status;
-  std::unique_ptr<OpTag> start_tag, write_tag, read_tag, finish_tag;
+  std::unique_ptr<FnTag> start_tag, write_tag, read_tag, finish_tag;
   int ops = 0;
   bool finishing = false;
   bool finished = false;
@@ -50,7 +41,7 @@ WatchStream::WatchStream(GrpcTransport& transport, hb::etcd::WatchRequest reques
       jitter_(Jitter::RandomSeed()),
       next_revision_(request_.start_revision),
       backoff_(transport.options().reconnect) {
-  alarm_tag_ = std::make_unique<OpTag>([this](bool ok) { OnRetryAlarm(ok); });
+  alarm_tag_ = std::make_unique<FnTag>([this](bool ok) { OnRetryAlarm(ok); });
   Connect();
 }
 
@@ -95,10 +86,10 @@ void WatchStream::Connect() {
       create->set_start_revision(next_revision_);
       create->set_prev_kv(request_.prev_kv);
       create->set_progress_notify(true);
-      a->start_tag = std::make_unique<OpTag>([this, a](bool ok) { OnStarted(a, ok); });
-      a->write_tag = std::make_unique<OpTag>([this, a](bool ok) { OnWritten(a, ok); });
-      a->read_tag = std::make_unique<OpTag>([this, a](bool ok) { OnRead(a, ok); });
-      a->finish_tag = std::make_unique<OpTag>([this, a](bool) { OnFinished(a); });
+      a->start_tag = std::make_unique<FnTag>([this, a](bool ok) { OnStarted(a, ok); });
+      a->write_tag = std::make_unique<FnTag>([this, a](bool ok) { OnWritten(a, ok); });
+      a->read_tag = std::make_unique<FnTag>([this, a](bool ok) { OnRead(a, ok); });
+      a->finish_tag = std::make_unique<FnTag>([this, a](bool) { OnFinished(a); });
       a->rw = a->conn->watch->PrepareAsyncWatch(&a->ctx, transport_.cq());
       a->ops = 1;
       a->rw->StartCall(a->start_tag.get());

@@ -26,7 +26,6 @@ class WatchStream final : public WatchHandle {
 
  private:
   struct Attempt;
-  class OpTag;
 
   void Connect();
   void OnStarted(Attempt* a, bool ok);
@@ -53,7 +52,7 @@ class WatchStream final : public WatchHandle {
   std::vector<std::unique_ptr<Attempt>> retired_ ABSL_GUARDED_BY(mu_);
   Backoff backoff_ ABSL_GUARDED_BY(mu_);
   grpc::Alarm alarm_;
-  std::unique_ptr<OpTag> alarm_tag_;
+  std::unique_ptr<FnTag> alarm_tag_;
   bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;
   int callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -313,7 +313,9 @@ void HeartbeatEngine::Impl::NoteKeepAliveSent(Entry& e, absl::Time now) {
   if (e.ka_awaiting) return;  // the oldest unanswered one counts
   e.ka_sent_at = now;
   e.ka_awaiting = true;
-  ka_fifo_.push_back(SentKeepAlive{now, e.slot, e.incarnation});
+  // Only keep-alives that can be answered measure etcd's speed: the client drops those sent
+  // while its stream is down, and the stream's first answer is the first "up".
+  if (stream_up_) ka_fifo_.push_back(SentKeepAlive{now, e.slot, e.incarnation});
 }
 
 void HeartbeatEngine::Impl::TrackCongestion(absl::Time now) {

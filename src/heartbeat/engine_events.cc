@@ -342,6 +342,7 @@ void HeartbeatEngine::Impl::OnKeepAliveStreamState(bool up, const absl::Status& 
   {
     absl::MutexLock lock(&mu_);
     stream_up_ = up;
+    ka_fifo_.clear();  // what was sent on the broken stream is no measure of etcd's speed
     if (!up) {
       LogWarning("keep-alive stream to etcd broke; renewals resume when it is back",
                  {{"error", why.message()}});
@@ -360,7 +361,10 @@ void HeartbeatEngine::Impl::OnKeepAliveStreamState(bool up, const absl::Status& 
         fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease_id});
         continue;
       }
-      absl::Time soon = now + jitter_.UpTo(std::min(KeepAlivePeriod(e), absl::Seconds(1)));
+      // Soon, so that leases lost while etcd was away (wiped) are found and re-granted
+      // within a fraction of an interval, but spread so that etcd is not hit at once.
+      absl::Time soon =
+          now + jitter_.UpTo(std::min(KeepAlivePeriod(e) / 4, absl::Milliseconds(500)));
       e.next_keepalive = std::min(e.next_keepalive, soon);
       Schedule(e, e.next_keepalive);
     }

@@ -44,6 +44,21 @@ TEST_F(EngineFixture, ShortOutageInsideTheTtlLosesNoKey) {
   EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
 }
 
+TEST_F(EngineFixture, KeepAlivesDroppedDuringAnOutageAreNoSignOfASlowEtcd) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 12)).ok());
+  Run(absl::Seconds(2));
+  etcd_.SetDown(true);
+  // Renewals every 4 s: one is sent (and dropped) at least 3.5 s before the end, longer
+  // than a quarter of the TTL; the lease itself lives at least 8 s past the outage's start.
+  Run(absl::Milliseconds(7500));
+  EXPECT_FALSE(engine_->Gauges().keepalives_congested);
+  etcd_.SetDown(false);
+  Run(absl::Seconds(1));
+  EXPECT_FALSE(engine_->Gauges().keepalives_congested);
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+}
+
 TEST_F(EngineFixture, LongOutageReportsFailingThenLeaseLostThenRecovers) {
   Start();
   ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 6)).ok());
@@ -60,6 +75,8 @@ TEST_F(EngineFixture, LongOutageReportsFailingThenLeaseLostThenRecovers) {
   Run(absl::Seconds(2));
   EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
   EXPECT_TRUE(etcd_.Get(Key("a.b")).has_value());
+  EXPECT_FALSE(engine_->Gauges().keepalives_congested)
+      << "keep-alives dropped during the outage are no sign of a slow etcd";
 }
 
 TEST_F(EngineFixture, KeepAliveAnsweringTtlZeroReGrantsAtOnce) {

@@ -24,11 +24,7 @@
 namespace hb::cli {
 namespace {
 
-int UsageError(const std::string& message) {
-  std::cerr << "heartbeat-operator controller: " << message << "\n"
-            << "Run 'heartbeat-operator controller --help' for the options.\n";
-  return 2;
-}
+int UsageError(const std::string& message) { return hb::cli::UsageError("controller", message); }
 
 std::string DefaultInstance() {
   if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != 0) return pod;
@@ -139,8 +135,9 @@ int RunController(const ControllerFlags& flags) {
         "--leader-elect-lease-duration");
   }
   for (const std::string* bind : {&flags.metrics_bind, &flags.health_bind}) {
-    if (*bind != "0" && !metrics::NormalizeBindAddress(*bind).ok()) {
-      return UsageError(std::string(metrics::NormalizeBindAddress(*bind).status().message()));
+    if (*bind == "0") continue;
+    if (auto address = metrics::NormalizeBindAddress(*bind); !address.ok()) {
+      return UsageError(std::string(address.status().message()));
     }
   }
   auto etcd_options = ToClientOptions(flags.etcd);

@@ -22,11 +22,7 @@ namespace {
 
 using heartbeat::CapabilitySpec;
 
-int UsageError(const std::string& message) {
-  std::cerr << "heartbeat-operator heartbeat: " << message << "\n"
-            << "Run 'heartbeat-operator heartbeat --help' for the options.\n";
-  return 2;
-}
+int UsageError(const std::string& message) { return hb::cli::UsageError("heartbeat", message); }
 
 // The capabilities to heartbeat, in declaration order; empty on failure (already logged).
 std::vector<CapabilitySpec> CollectCapabilities(const HeartbeatFlags& flags) {
@@ -69,6 +65,12 @@ std::vector<CapabilitySpec> CollectCapabilities(const HeartbeatFlags& flags) {
 }
 
 }  // namespace
+
+int UsageError(const std::string& command, const std::string& message) {
+  std::cerr << "heartbeat-operator " << command << ": " << message << "\n"
+            << "Run 'heartbeat-operator " << command << " --help' for the options.\n";
+  return 2;
+}
 
 bool ConfigureLogging(const std::string& format_name) {
   const char* level_env = std::getenv("LOG_LEVEL");

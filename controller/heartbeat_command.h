@@ -30,4 +30,8 @@ int RunHeartbeat(const HeartbeatFlags& flags);
 // stderr) when either is invalid.
 bool ConfigureLogging(const std::string& format);
 
+// Prints "heartbeat-operator <command>: <message>" and where to find the options; returns
+// the usage-error exit code, 2.
+int UsageError(const std::string& command, const std::string& message);
+
 }  // namespace hb::cli

@@ -186,8 +186,7 @@ int RunStatus(const StatusFlags& flags) {
   if (!ConfigureLogging(flags.log_format)) return 2;
   auto options = ToClientOptions(flags.etcd);
   if (!options.ok()) {
-    std::cerr << "heartbeat-operator status: " << options.status().message() << "\n";
-    return 2;
+    return UsageError("status", std::string(options.status().message()));
   }
   BlockTerminationSignals();
   auto client = etcd::GrpcEtcdClient::Create(*options);

@@ -75,6 +75,10 @@ std::string MirrorName(const std::string& configmap, const std::string& identifi
   return absl::StrCat(name, "-", hash);
 }
 
+std::string MirrorKey(const Declaration& d) {
+  return absl::StrCat(d.ns, "/", MirrorName(d.name, d.identifier));
+}
+
 std::string MirrorSource(const Declaration& d) {
   return absl::StrCat("configmap/", d.ns, "/", d.name, "/", d.key);
 }

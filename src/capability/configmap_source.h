@@ -28,6 +28,9 @@ ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
 // object name ("<configmap>.<identifier with _ as ->", shortened with a hash if needed).
 std::string MirrorName(const std::string& configmap, const std::string& identifier);
 
+// "<namespace>/<MirrorName>" of a ConfigMap declaration's mirror: its informer cache key.
+std::string MirrorKey(const Declaration& declaration);
+
 // The Capability object mirroring a ConfigMap declaration (labels, source annotation,
 // owner reference to the ConfigMap, spec copied from the manifest).
 nlohmann::json MirrorObject(const Declaration& declaration, const std::string& configmap_uid);

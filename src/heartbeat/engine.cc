@@ -332,17 +332,19 @@ void HeartbeatEngine::Impl::TrackCongestion(absl::Time now) {
     worst = absl::FDivDuration(ka_latency_, absl::Seconds(e->spec.ttl_seconds));
     break;
   }
-  std::string latency = absl::FormatDuration(absl::Trunc(ka_latency_, absl::Milliseconds(10)));
+  auto latency = [this] {
+    return absl::FormatDuration(absl::Trunc(ka_latency_, absl::Milliseconds(10)));
+  };
   if (!congested_ && worst > options_.keepalive_congestion) {
     congested_ = true;
     LogWarning(
         "etcd answers keep-alives slowly; holding back routine puts so that leases stay "
         "renewed",
-        {{"oldest_unanswered", latency}});
+        {{"oldest_unanswered", latency()}});
   } else if (congested_ && worst < options_.keepalive_congestion / 2) {
     congested_ = false;
     LogInfo("keep-alives answered promptly again; resuming routine puts",
-            {{"oldest_unanswered", latency}});
+            {{"oldest_unanswered", latency()}});
   }
 }
 

@@ -64,7 +64,7 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
   // 2. Deletions whose cleanup is done (the key is gone, or another declaration runs it).
   for (const Declaration& d : entry.declarations) {
     if (d.kind != Declaration::Kind::kResource || !d.deleting || !d.has_finalizer) continue;
-    if (d.identifier == identifier && winner == &d && !result.status.ok()) continue;
+    if (winner == &d && !result.status.ok()) continue;  // its key is not confirmed gone
     absl::Status finished = FinishDeletion(d);
     if (!finished.ok()) result.status = finished;
   }
@@ -82,7 +82,7 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
       absl::Status finalized = EnsureFinalizer(d);
       if (!finalized.ok() && result.status.ok()) result.status = finalized;
     } else {
-      object = capabilities_(d.ns + "/" + capability::MirrorName(d.name, d.identifier));
+      object = capabilities_(capability::MirrorKey(d));
     }
     if (!object) continue;  // a mirror created just now: its status follows its watch event
     absl::Status error;
@@ -158,7 +158,7 @@ absl::Status CapabilityReconciler::SyncMirrors(const IndexEntry& entry) {
   std::map<std::string, const Declaration*> wanted;  // mirror key -> entry
   for (const Declaration& d : entry.declarations) {
     if (d.kind == Declaration::Kind::kConfigMap) {
-      wanted[d.ns + "/" + capability::MirrorName(d.name, d.identifier)] = &d;
+      wanted[capability::MirrorKey(d)] = &d;
     }
   }
   for (const auto& [key, d] : wanted) {

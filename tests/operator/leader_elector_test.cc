@@ -92,8 +92,12 @@ TEST(LeaderElectorTest, OneLeaderAtATimeAndTheStandbyWaitsForTheLeaseToExpire) {
   a.thread.join();
   absl::Time died = h.clock.Now();
   ASSERT_TRUE(Eventually([&] { return b.elector.IsLeader(); }));
+  // a's last renewal was at most one retry period (2 s) before it died, so the lease runs
+  // out 13 s after the death at the earliest. b notices the last renewal up to one jittered
+  // retry (2.4 s) after it, waits the lease duration from then, and takes over at its next
+  // attempt (another 2.4 s at most): 15 + 2.4 + 2.4 s, plus the harness's 100 ms steps.
   EXPECT_GE(h.clock.Now() - died, absl::Seconds(13));
-  EXPECT_LE(h.clock.Now() - died, absl::Seconds(15 + 2 + 1));
+  EXPECT_LE(h.clock.Now() - died, absl::Seconds(15) + absl::Milliseconds(2 * 2400 + 200));
   EXPECT_EQ(h.kube.Object(kLeases, "heartbeat-operator").value()["spec"]["leaseTransitions"], 1);
 }
 

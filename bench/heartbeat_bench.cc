@@ -200,8 +200,8 @@ int main(int argc, char** argv) {
   engine_options.adopt = false;
   auto engine = std::make_unique<hb::heartbeat::HeartbeatEngine>(**client, hb::RealClock::Get(),
                                                                  engine_options);
-  auto runner =
-      std::make_unique<hb::heartbeat::EngineRunner>(*engine, absl::Milliseconds(batch_window_ms));
+  auto runner = std::make_unique<hb::heartbeat::EngineRunner>(*engine, hb::RealClock::Get(),
+                                                              absl::Milliseconds(batch_window_ms));
   double rss_baseline = RssMiB().first;
 
   absl::Time start = absl::Now();

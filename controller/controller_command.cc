@@ -172,13 +172,12 @@ int RunController(const ControllerFlags& flags) {
   options.reconciler.status_sync_period = absl::Seconds(flags.status_sync_period);
   options.reconciler.etcd_timeout = etcd_options->call_timeout;
   options.instance = instance;
-  op::Operator controller(**kube_client, (*host)->engine(), (*host)->etcd(), RealClock::Get(),
-                          options);
+  op::Operator controller(**kube_client, (*host)->engine(), RealClock::Get(), options);
 
   // Leader election: standbys keep caches warm and take over when the lease is free.
   std::unique_ptr<leader::LeaderElector> elector;
   std::atomic<bool> lost{false};
-  kube::CancelToken stop_election;
+  CancelToken stop_election;
   std::thread election;
   if (flags.leader_elect) {
     leader::LeaderElectionOptions le;

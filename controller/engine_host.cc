@@ -41,8 +41,8 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
   host->engine_ = std::make_unique<heartbeat::HeartbeatEngine>(
       *host->client_, RealClock::Get(), ToEngineOptions(flags, etcd.call_timeout));
   host->runner_ = std::make_unique<heartbeat::EngineRunner>(
-      *host->engine_, absl::Milliseconds(flags.batch_window_ms));
-  host->started_ = absl::Now();
+      *host->engine_, RealClock::Get(), absl::Milliseconds(flags.batch_window_ms));
+  host->started_ = RealClock::Get().Now();
   return host;
 }
 
@@ -53,16 +53,17 @@ EngineHost::~EngineHost() {
 }
 
 int EngineHost::WaitForSignal(const std::function<bool()>& stop) {
+  Clock& clock = RealClock::Get();
   absl::Time next_stats = flags_.stats_interval > 0
-                              ? absl::Now() + absl::Seconds(flags_.stats_interval)
+                              ? clock.Now() + absl::Seconds(flags_.stats_interval)
                               : absl::InfiniteFuture();
   while (true) {
     int signal = WaitForTerminationSignal(absl::Seconds(1));
     if (signal != 0) return signal;
     if (stop && stop()) return 0;
-    if (absl::Now() >= next_stats) {
+    if (clock.Now() >= next_stats) {
       LogStatistics("Statistics", engine_->Gauges().capabilities);
-      next_stats = absl::Now() + absl::Seconds(flags_.stats_interval);
+      next_stats = clock.Now() + absl::Seconds(flags_.stats_interval);
     }
   }
 }
@@ -97,7 +98,7 @@ void EngineHost::LogStatistics(const char* title, int64_t capabilities) const {
                   {"leases_adopted", s.leases_adopted.load()},
                   {"leases_lost", s.leases_lost.load()},
                   {"leases_revoked", s.leases_revoked.load()},
-                  {"uptime", HumanDuration(absl::Now() - started_)}});
+                  {"uptime", HumanDuration(RealClock::Get().Now() - started_)}});
 }
 
 }  // namespace hb::cli

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/time_format.h"
 #include "etcd/grpc_etcd_client.h"
+#include "heartbeat/health_key.h"
 #include "heartbeat/health_value.h"
 #include "heartbeat_command.h"
 #include "nlohmann/json.hpp"
@@ -31,16 +32,6 @@ struct Row {
   std::optional<heartbeat::HealthValue> value;
   int64_t ttl_remaining = -1;
 };
-
-// "<prefix><id>/health" -> id; empty when the key is not a health key.
-std::string IdentifierOf(const std::string& key, const std::string& prefix) {
-  absl::string_view rest = key;
-  if (!absl::ConsumePrefix(&rest, prefix) || !absl::ConsumeSuffix(&rest, "/health") ||
-      rest.empty() || absl::StrContains(rest, '/')) {
-    return "";
-  }
-  return std::string(rest);
-}
 
 Row MakeRow(const etcd::KeyValue& kv, const std::string& id, absl::Time now) {
   Row row;
@@ -125,8 +116,9 @@ class EventPrinter final : public etcd::WatchListener {
   void OnWatchEvents(const std::vector<etcd::WatchEvent>& events) override {
     absl::Time now = absl::Now();
     for (const auto& event : events) {
-      std::string id = IdentifierOf(event.kv.key, prefix_);
-      if (id.empty()) continue;
+      std::optional<std::string> parsed = heartbeat::ParseHealthKey(prefix_, event.kv.key);
+      if (!parsed) continue;
+      const std::string& id = *parsed;
       std::string line;
       if (event.type == etcd::WatchEvent::Type::kPut) {
         Row row = MakeRow(event.kv, id, now);
@@ -207,8 +199,9 @@ int RunStatus(const StatusFlags& flags) {
     }
     if (revision == 0) revision = page->revision;
     for (const auto& kv : page->kvs) {
-      std::string id = IdentifierOf(kv.key, flags.key_prefix);
-      if (!id.empty()) rows.push_back(MakeRow(kv, id, now));
+      if (auto id = heartbeat::ParseHealthKey(flags.key_prefix, kv.key)) {
+        rows.push_back(MakeRow(kv, *id, now));
+      }
     }
     if (!page->more || page->kvs.empty()) break;
     request.key = page->kvs.back().key + std::string(1, '\0');

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "capability/json_fields.h"
 #include "manifest/discovery.h"
 
 namespace hb::capability {
@@ -13,12 +14,14 @@ namespace hb::capability {
 ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
                                     const manifest::HeartbeatTiming& defaults) {
   ConfigMapCapabilities result;
-  const nlohmann::json& metadata = configmap.value("metadata", nlohmann::json::object());
-  std::string ns = metadata.value("namespace", "");
-  std::string name = metadata.value("name", "");
+  const nlohmann::json& metadata = internal::ObjectField(configmap, "metadata");
+  std::string ns = internal::StringField(metadata, "namespace");
+  std::string name = internal::StringField(metadata, "name");
+  std::string uid = internal::StringField(metadata, "uid");
+  std::string resource_version = internal::StringField(metadata, "resourceVersion");
   std::vector<manifest::Document> documents;
   std::vector<std::string> keys;
-  const nlohmann::json& data = configmap.value("data", nlohmann::json::object());
+  const nlohmann::json& data = internal::ObjectField(configmap, "data");
   for (auto it = data.begin(); it != data.end(); ++it) {  // keys come sorted
     if (!absl::EndsWith(it.key(), ".yaml") && !absl::EndsWith(it.key(), ".yml")) continue;
     if (!it->is_string()) continue;
@@ -43,6 +46,8 @@ ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
     d.name = name;
     d.key = key_of(m.source);
     d.created = CreationTime(configmap);
+    d.uid = uid;
+    d.resource_version = resource_version;
     d.title = m.title;
     d.version = m.version;
     d.endpoint = m.endpoint;
@@ -83,7 +88,7 @@ std::string MirrorSource(const Declaration& d) {
   return absl::StrCat("configmap/", d.ns, "/", d.name, "/", d.key);
 }
 
-nlohmann::json MirrorObject(const Declaration& d, const std::string& configmap_uid) {
+nlohmann::json MirrorObject(const Declaration& d) {
   nlohmann::json heartbeat = {
       {"intervalSeconds", d.interval_seconds}, {"ttlSeconds", d.ttl_seconds}, {"paused", false}};
   nlohmann::json spec = {{"identifier", d.identifier},
@@ -100,9 +105,9 @@ nlohmann::json MirrorObject(const Declaration& d, const std::string& configmap_u
   metadata["namespace"] = d.ns;
   metadata["labels"][kManagedByLabel] = std::string(kManagedByValue);
   metadata["annotations"][kSourceAnnotation] = MirrorSource(d);
-  if (!configmap_uid.empty()) {
+  if (!d.uid.empty()) {
     metadata["ownerReferences"] = nlohmann::json::array(
-        {{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", d.name}, {"uid", configmap_uid}}});
+        {{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", d.name}, {"uid", d.uid}}});
   }
   return {{"apiVersion", "chora.dev/v1alpha1"},
           {"kind", "Capability"},

@@ -32,8 +32,8 @@ std::string MirrorName(const std::string& configmap, const std::string& identifi
 std::string MirrorKey(const Declaration& declaration);
 
 // The Capability object mirroring a ConfigMap declaration (labels, source annotation,
-// owner reference to the ConfigMap, spec copied from the manifest).
-nlohmann::json MirrorObject(const Declaration& declaration, const std::string& configmap_uid);
+// owner reference to the ConfigMap when its uid is known, spec copied from the manifest).
+nlohmann::json MirrorObject(const Declaration& declaration);
 
 // The "configmap/<ns>/<name>/<key>" source annotation of a mirror, which names the entry.
 std::string MirrorSource(const Declaration& declaration);

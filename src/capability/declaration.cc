@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "capability/json_fields.h"
 #include "common/time_format.h"
 #include "manifest/manifest.h"
 
@@ -16,63 +17,86 @@ const char kSourceAnnotation[] = "chora.dev/source";
 
 namespace {
 
-// The integer at `object[a][b]`, `fallback` when absent; sets `error` on a wrong type.
+using internal::Field;
+using internal::ObjectField;
+using internal::StringField;
+
+// The integer `parent[field]`, `fallback` when absent; sets `error` on a wrong type.
 int64_t IntField(const nlohmann::json& parent, const char* field, int64_t fallback,
                  const std::string& path, std::string& error) {
-  if (!parent.is_object()) return fallback;
-  auto it = parent.find(field);
-  if (it == parent.end() || it->is_null()) return fallback;
-  if (!it->is_number_integer()) {
-    if (error.empty()) error = absl::StrCat(path, ": must be an integer, got ", it->dump());
+  const nlohmann::json* f = Field(parent, field);
+  if (f == nullptr) return fallback;
+  if (!f->is_number_integer()) {
+    if (error.empty()) error = absl::StrCat(path, ": must be an integer, got ", f->dump());
     return fallback;
   }
-  return it->get<int64_t>();
+  return f->get<int64_t>();
 }
 
-std::string StringField(const nlohmann::json& parent, const char* field) {
-  if (!parent.is_object()) return "";
-  auto it = parent.find(field);
-  return it != parent.end() && it->is_string() ? it->get<std::string>() : "";
+std::vector<std::string> Strings(const nlohmann::json& parent, const char* field) {
+  std::vector<std::string> out;
+  const nlohmann::json* f = Field(parent, field);
+  if (f == nullptr || !f->is_array()) return out;
+  for (const nlohmann::json& item : *f) {
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  }
+  return out;
 }
 
 }  // namespace
 
+bool Declaration::HasFinalizer() const {
+  return std::find(finalizers.begin(), finalizers.end(), kFinalizer) != finalizers.end();
+}
+
 absl::Time CreationTime(const nlohmann::json& object) {
-  const nlohmann::json& metadata = object.value("metadata", nlohmann::json::object());
-  auto parsed = ParseRfc3339(StringField(metadata, "creationTimestamp"));
+  auto parsed = ParseRfc3339(StringField(ObjectField(object, "metadata"), "creationTimestamp"));
   return parsed.ok() ? *parsed : absl::InfinitePast();
 }
 
 bool IsMirror(const nlohmann::json& capability) {
-  const nlohmann::json& metadata = capability.value("metadata", nlohmann::json::object());
-  const nlohmann::json& labels = metadata.value("labels", nlohmann::json::object());
+  const nlohmann::json& labels = ObjectField(ObjectField(capability, "metadata"), "labels");
   return StringField(labels, kManagedByLabel) == kManagedByValue;
+}
+
+Mirror FromMirror(const nlohmann::json& capability) {
+  Mirror m;
+  const nlohmann::json& metadata = ObjectField(capability, "metadata");
+  m.ns = StringField(metadata, "namespace");
+  m.name = StringField(metadata, "name");
+  m.uid = StringField(metadata, "uid");
+  m.generation = internal::IntField(metadata, "generation").value_or(0);
+  m.source = StringField(ObjectField(metadata, "annotations"), kSourceAnnotation);
+  const nlohmann::json* spec = Field(capability, "spec");
+  m.spec = spec != nullptr ? *spec : nlohmann::json::object();
+  m.identifier = StringField(m.spec, "identifier");
+  m.status = ParseStatus(ObjectField(capability, "status"));
+  return m;
 }
 
 Declaration FromCapability(const nlohmann::json& capability) {
   Declaration d;
   d.kind = Declaration::Kind::kResource;
-  const nlohmann::json& metadata = capability.value("metadata", nlohmann::json::object());
+  const nlohmann::json& metadata = ObjectField(capability, "metadata");
   d.ns = StringField(metadata, "namespace");
   d.name = StringField(metadata, "name");
   d.source = absl::StrCat("Capability ", d.ObjectKey());
   d.created = CreationTime(capability);
-  d.generation = metadata.value("generation", int64_t{0});
-  d.deleting = metadata.contains("deletionTimestamp") && !metadata["deletionTimestamp"].is_null();
-  if (auto finalizers = metadata.find("finalizers");
-      finalizers != metadata.end() && finalizers->is_array()) {
-    d.has_finalizer =
-        std::find(finalizers->begin(), finalizers->end(), kFinalizer) != finalizers->end();
-  }
-  const nlohmann::json& spec = capability.value("spec", nlohmann::json::object());
-  const nlohmann::json& heartbeat = spec.value("heartbeat", nlohmann::json::object());
-  const nlohmann::json& health = spec.value("health", nlohmann::json::object());
+  d.generation = internal::IntField(metadata, "generation").value_or(0);
+  d.uid = StringField(metadata, "uid");
+  d.resource_version = StringField(metadata, "resourceVersion");
+  d.finalizers = Strings(metadata, "finalizers");
+  d.deleting = Field(metadata, "deletionTimestamp") != nullptr;
+  d.status = ParseStatus(ObjectField(capability, "status"));
+  const nlohmann::json& spec = ObjectField(capability, "spec");
+  const nlohmann::json& heartbeat = ObjectField(spec, "heartbeat");
+  const nlohmann::json& health = ObjectField(spec, "health");
   std::string& error = d.invalid;
   d.identifier = StringField(spec, "identifier");
   if (d.identifier.empty()) d.identifier = d.name;
   if (!manifest::IsValidIdentifier(d.identifier)) {
-    error = absl::StrCat(spec.contains("identifier") ? "spec.identifier" : "metadata.name", ": \"",
-                         d.identifier,
+    error = absl::StrCat(Field(spec, "identifier") != nullptr ? "spec.identifier" : "metadata.name",
+                         ": \"", d.identifier,
                          "\" is not a valid identifier (lowercase dot-separated segments of "
                          "[a-z0-9_-])");
   }
@@ -88,8 +112,8 @@ Declaration FromCapability(const nlohmann::json& capability) {
       IntField(heartbeat, "intervalSeconds", 10, "spec.heartbeat.intervalSeconds", error);
   d.ttl_seconds = IntField(heartbeat, "ttlSeconds", 30, "spec.heartbeat.ttlSeconds", error);
   d.timeout_seconds = IntField(health, "timeoutSeconds", 0, "spec.health.timeoutSeconds", error);
-  if (auto paused = heartbeat.is_object() ? heartbeat.find("paused") : heartbeat.end();
-      heartbeat.is_object() && paused != heartbeat.end() && paused->is_boolean()) {
+  if (const nlohmann::json* paused = Field(heartbeat, "paused");
+      paused != nullptr && paused->is_boolean()) {
     d.paused = paused->get<bool>();
   }
   if (error.empty() && d.ttl_seconds < 2) {

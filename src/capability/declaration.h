@@ -1,9 +1,12 @@
 // Declarations: what one source says about one capability.
 //
 // A capability identifier can be declared by Capability resources and by entries of
-// capability ConfigMaps. Each declaration is turned into this one shape; the reconciler
-// picks one winner per identifier (Winner()) and reports the others as conflicting.
-// Pure functions; no I/O.
+// capability ConfigMaps. Each declaration is turned into this one shape, which also carries
+// what the controller needs of the declaring object (generation, finalizers,
+// resourceVersion, uid, current status), read once when the informer delivers it; the
+// reconciler picks one winner per identifier (Winner()) and reports the others as
+// conflicting. Mirrors (the Capability objects the operator keeps for ConfigMap entries)
+// are read into Mirror. Pure functions; no I/O; nothing throws on malformed objects.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "capability/capability_status.h"
 #include "nlohmann/json.hpp"
 
 namespace hb::capability {
@@ -32,9 +36,13 @@ struct Declaration {
   std::string name;    // the Capability's or ConfigMap's name
   std::string key;     // ConfigMap data key
   absl::Time created;  // creationTimestamp of the object, for precedence
+  // The declaring object (a Capability, or the ConfigMap of an entry) as last seen.
   int64_t generation = 0;
-  bool deleting = false;  // metadata.deletionTimestamp is set
-  bool has_finalizer = false;
+  std::string uid;
+  std::string resource_version;
+  std::vector<std::string> finalizers;
+  CapabilityStatus status;  // a Capability resource's current status
+  bool deleting = false;    // metadata.deletionTimestamp is set
 
   bool service = true;  // Service-type (gets a heartbeat)
   bool paused = false;
@@ -49,7 +57,25 @@ struct Declaration {
   std::string invalid;
 
   std::string ObjectKey() const { return ns.empty() ? name : ns + "/" + name; }
+  bool HasFinalizer() const;
 };
+
+// A Capability object mirroring a ConfigMap entry, as last seen.
+struct Mirror {
+  std::string ns;
+  std::string name;
+  std::string uid;
+  std::string identifier;  // spec.identifier
+  std::string source;      // the kSourceAnnotation: which entry it mirrors
+  int64_t generation = 0;
+  nlohmann::json spec;  // compared with the spec the entry asks for
+  CapabilityStatus status;
+
+  std::string ObjectKey() const { return ns + "/" + name; }
+};
+
+// Reads a mirror object (see IsMirror()).
+Mirror FromMirror(const nlohmann::json& capability);
 
 // True for a Capability object that mirrors a ConfigMap entry (managed by the operator).
 bool IsMirror(const nlohmann::json& capability);

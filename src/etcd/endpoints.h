@@ -37,6 +37,8 @@ struct ClientOptions {
   int threads = 1;
   // Reconnect pacing for the long-lived streams (and gRPC's own channel reconnects).
   BackoffPolicy reconnect{absl::Milliseconds(100), absl::Seconds(1), 2.0, 0.5};
+  // Seed of the reconnect jitter (each stream derives its own); 0: random.
+  uint64_t jitter_seed = 0;
 
   bool UseTls() const;
 };

@@ -7,6 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/clock.h"
+#include "common/jitter.h"
 #include "common/log.h"
 
 namespace hb::etcd::internal {
@@ -95,6 +97,16 @@ GrpcTransport::GrpcTransport(ClientOptions options, std::shared_ptr<grpc::Channe
 
 GrpcTransport::~GrpcTransport() { Shutdown(); }
 
+uint64_t GrpcTransport::NextJitterSeed() {
+  absl::MutexLock lock(&mu_);
+  ++streams_;
+  return options_.jitter_seed != 0 ? options_.jitter_seed + streams_ : Jitter::RandomSeed();
+}
+
+std::chrono::system_clock::time_point GrpcTransport::GrpcDeadline(absl::Duration delay) {
+  return std::chrono::system_clock::now() + absl::ToChronoNanoseconds(delay);
+}
+
 void GrpcTransport::Poll() {
   void* tag = nullptr;
   bool ok = false;
@@ -172,7 +184,7 @@ std::shared_ptr<Connection> GrpcTransport::Current() {
 
 absl::Status GrpcTransport::Authenticate(Connection& conn) {
   grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+  ctx.set_deadline(GrpcDeadline(options_.call_timeout));
   etcdserverpb::AuthenticateRequest request;
   request.set_name(options_.username);
   request.set_password(options_.password);
@@ -198,7 +210,7 @@ absl::Status GrpcTransport::Authenticate(Connection& conn) {
 
 absl::Status GrpcTransport::PrepareContext(Connection& conn, grpc::ClientContext* ctx,
                                            bool deadline) {
-  if (deadline) ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+  if (deadline) ctx->set_deadline(GrpcDeadline(options_.call_timeout));
   if (options_.username.empty()) return absl::OkStatus();
   absl::MutexLock lock(&conn.auth_mu);
   if (conn.token.empty()) {
@@ -223,8 +235,8 @@ bool GrpcTransport::OnResult(const std::shared_ptr<Connection>& conn, const grpc
       down_ = false;
       LogInfo("etcd reachable again",
               {{"endpoint", conn->endpoint},
-               {"down_for", absl::FormatDuration(
-                                absl::Trunc(absl::Now() - down_since_, absl::Milliseconds(100)))}});
+               {"down_for", absl::FormatDuration(absl::Trunc(RealClock::Get().Now() - down_since_,
+                                                             absl::Milliseconds(100)))}});
     }
     return false;
   }
@@ -236,7 +248,7 @@ bool GrpcTransport::OnResult(const std::shared_ptr<Connection>& conn, const grpc
   size_t next = (current_ + 1) % count;
   if (!down_ && failures_in_row_ >= count) {
     down_ = true;
-    down_since_ = absl::Now();
+    down_since_ = RealClock::Get().Now();
     std::vector<std::string> all;
     for (const auto& e : options_.endpoints) all.push_back(e.host_port);
     LogError("etcd unreachable at every endpoint; retrying with backoff",

@@ -16,6 +16,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -74,6 +75,12 @@ class GrpcTransport {
 
   grpc::CompletionQueue* cq() { return &cq_; }
   const ClientOptions& options() const { return options_; }
+  // A seed for one stream's reconnect jitter: derived from options().jitter_seed when set,
+  // so that tests are reproducible; random otherwise.
+  uint64_t NextJitterSeed();
+  // A gRPC call or alarm deadline `delay` from now (gRPC turns it into a time on its own
+  // monotonic clock when it is set, so a step of the system clock later does not move it).
+  static std::chrono::system_clock::time_point GrpcDeadline(absl::Duration delay);
 
   // Registers an operation about to be queued; false once shutdown has begun (fail the
   // operation with CANCELLED instead). Every true return needs one EndOp().
@@ -114,7 +121,8 @@ class GrpcTransport {
   std::vector<int> endpoint_state_ ABSL_GUARDED_BY(mu_);
   size_t failures_in_row_ ABSL_GUARDED_BY(mu_) = 0;
   bool down_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Time down_since_ ABSL_GUARDED_BY(mu_);
+  absl::Time down_since_ ABSL_GUARDED_BY(mu_);  // RealClock::Now(): monotonic
+  uint64_t streams_ ABSL_GUARDED_BY(mu_) = 0;   // jitter seeds handed out
   int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,10 +1,11 @@
+// HeartbeatEngine: the public operations, scheduling, in-flight slots and queues.
 #include "heartbeat/engine.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "heartbeat/engine_impl.h"
-#include "heartbeat/health_value.h"
+#include "heartbeat/health_key.h"
 
 namespace hb::heartbeat {
 
@@ -38,15 +39,17 @@ void HeartbeatEngine::SetChangeHook(std::function<void(const std::string&)> chan
   impl_->SetChangeHook(std::move(changed));
 }
 absl::Status HeartbeatEngine::Upsert(const CapabilitySpec& spec) { return impl_->Upsert(spec); }
-void HeartbeatEngine::Remove(const std::string& id, bool revoke) { impl_->Remove(id, revoke); }
+void HeartbeatEngine::Remove(const std::string& id, Removal removal, RemovalDone done) {
+  impl_->Remove(id, removal, std::move(done));
+}
 absl::Time HeartbeatEngine::RunDue() { return impl_->RunDue(); }
 void HeartbeatEngine::BeginShutdown(bool revoke) { impl_->BeginShutdown(revoke); }
 void HeartbeatEngine::RescanExistingKeys() { impl_->RescanExistingKeys(); }
 bool HeartbeatEngine::Drained() const { return impl_->Drained(); }
-std::optional<CapabilityStatus> HeartbeatEngine::GetStatus(const std::string& id) const {
+std::optional<HeartbeatStatus> HeartbeatEngine::GetStatus(const std::string& id) const {
   return impl_->GetStatus(id);
 }
-std::vector<CapabilityStatus> HeartbeatEngine::AllStatuses() const { return impl_->AllStatuses(); }
+std::vector<HeartbeatStatus> HeartbeatEngine::AllStatuses() const { return impl_->AllStatuses(); }
 EngineGauges HeartbeatEngine::Gauges() const { return impl_->Gauges(); }
 void HeartbeatEngine::ResetHistograms() {
   for (LatencyHistogram* h : {&stats_.put_latency, &stats_.keepalive_latency, &stats_.grant_latency,
@@ -111,8 +114,9 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
       entry->slot = slot;
       entry->incarnation = next_incarnation_++;
       entry->spec = spec;
-      entry->key = absl::StrCat(options_.key_prefix, spec.identifier, "/health");
-      entry->backoff = Backoff(options_.retry);
+      entry->key = HealthKey(options_.key_prefix, spec.identifier);
+      entry->lease.backoff = Backoff(options_.retry);
+      entry->put.backoff = Backoff(options_.retry);
       Entry& e = *entry;
       slots_[slot] = std::move(entry);
       by_id_[spec.identifier] = slot;
@@ -123,14 +127,17 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
       Entry& e = *slots_[it->second];
       CapabilitySpec old = e.spec;
       e.spec = spec;
-      if (old.ttl_seconds != spec.ttl_seconds && e.phase == Phase::kHeld) e.regrant = true;
+      if (old.ttl_seconds != spec.ttl_seconds && e.lease.state == LeaseTrack::State::kHeld) {
+        SetLeaseState(e, LeaseTrack::State::kRegranting);  // a new lease; the key moves to it
+        e.lease.retry_at = absl::InfinitePast();
+      }
       if (old.interval != spec.interval) {
-        e.next_put = std::min(e.next_put, now + spec.interval);
-        e.next_keepalive = std::min(e.next_keepalive, now + KeepAlivePeriod(e));
+        e.put.next_routine = std::min(e.put.next_routine, now + spec.interval);
+        e.lease.next_keepalive = std::min(e.lease.next_keepalive, now + KeepAlivePeriod(e));
       }
       if (options_.mode == WriteMode::kOnChange &&
           (old.interval != spec.interval || old.source != spec.source)) {
-        e.put_now = true;
+        e.put.owed = true;
       }
       Schedule(e, now);
     }
@@ -139,25 +146,41 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
   return absl::OkStatus();
 }
 
-void HeartbeatEngine::Impl::Remove(const std::string& identifier, bool revoke) {
+void HeartbeatEngine::Impl::Remove(const std::string& identifier, Removal removal,
+                                   RemovalDone done) {
   Effects fx;
   {
     absl::MutexLock lock(&mu_);
     auto it = by_id_.find(identifier);
-    if (it == by_id_.end()) return;
-    EraseEntry(*slots_[it->second], revoke, fx);
+    Entry* e = it == by_id_.end() ? nullptr : slots_[it->second].get();
+    if (removal == Removal::kLetExpire) {
+      if (e != nullptr) EraseEntry(*e, /*revoke=*/false, 0, fx);
+      fx.removed.emplace_back(std::move(done), absl::OkStatus());
+    } else if (shutting_down_) {
+      fx.removed.emplace_back(std::move(done),
+                              absl::UnavailableError("heartbeat engine is shutting down"));
+    } else {
+      uint64_t id = next_removal_++;
+      removals_[id].done = std::move(done);
+      // The key goes whatever lease it is on (a former leader's included); revoking the lease
+      // then makes sure no put still in flight on it brings the key back.
+      QueueCleanup(
+          Cleanup{Action::Kind::kDelete, 0, HealthKey(options_.key_prefix, identifier), id});
+      if (e != nullptr) EraseEntry(*e, /*revoke=*/true, id, fx);
+      DrainQueues(clock_.Now(), fx);  // sent now when slots are free
+    }
     fx.wake = true;
   }
   Apply(fx);
 }
 
-void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, Effects& fx) {
-  if (e.lease_id != 0) {
-    by_lease_.erase(e.lease_id);
-    if (revoke) QueueRevoke(e.lease_id);
+void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, uint64_t removal, Effects& fx) {
+  if (e.lease.id != 0) {
+    by_lease_.erase(e.lease.id);
+    if (revoke) QueueCleanup(Cleanup{Action::Kind::kRevoke, e.lease.id, "", removal});
   }
-  if (e.stale_lease != 0) QueueRevoke(e.stale_lease);
-  SetPhase(e, Phase::kPending);
+  if (e.lease.stale != 0) QueueCleanup(Cleanup{Action::Kind::kRevoke, e.lease.stale, "", 0});
+  SetLeaseState(e, LeaseTrack::State::kGranting);
   fx.changed.push_back(e.spec.identifier);
   by_id_.erase(e.spec.identifier);
   uint32_t slot = e.slot;
@@ -184,7 +207,7 @@ void HeartbeatEngine::Impl::BeginShutdown(bool revoke) {
     if (shutting_down_) return;
     shutting_down_ = true;
     for (auto& slot : slots_) {
-      if (slot) EraseEntry(*slot, revoke, fx);
+      if (slot) EraseEntry(*slot, revoke, 0, fx);
     }
     fx.wake = true;
   }
@@ -193,7 +216,7 @@ void HeartbeatEngine::Impl::BeginShutdown(bool revoke) {
 
 bool HeartbeatEngine::Impl::Drained() const {
   absl::MutexLock lock(&mu_);
-  return shutting_down_ && in_flight_ == 0 && revokes_.empty() && scan_ != ScanState::kInFlight;
+  return shutting_down_ && in_flight_ == 0 && cleanups_.empty() && scan_ != ScanState::kInFlight;
 }
 
 absl::Time HeartbeatEngine::Impl::RunDue() {
@@ -255,16 +278,24 @@ absl::Duration HeartbeatEngine::Impl::KeepAlivePeriod(const Entry& e) const {
   return absl::Seconds(e.spec.ttl_seconds) / 3;
 }
 
-void HeartbeatEngine::Impl::PlacePhases(Entry& e, absl::Time now) {
-  // Random phases within one period spread the fleet evenly over time.
-  absl::Duration put_period =
-      options_.mode == WriteMode::kEveryBeat ? e.spec.interval : options_.refresh;
-  e.next_put = now + jitter_.UpTo(put_period);
-  e.next_keepalive = now + jitter_.UpTo(KeepAlivePeriod(e));
-  e.phases_set = true;
+absl::Duration HeartbeatEngine::Impl::PutPeriod(const Entry& e) const {
+  return options_.mode == WriteMode::kEveryBeat ? e.spec.interval : options_.refresh;
 }
 
-bool HeartbeatEngine::Impl::TakeSlot(Entry& e, bool urgent, absl::Time scheduled) {
+void HeartbeatEngine::Impl::PlacePhases(Entry& e, absl::Time now) {
+  // Random phases within one period spread the fleet evenly over time.
+  e.put.next_routine = now + jitter_.UpTo(PutPeriod(e));
+  e.lease.next_keepalive = now + jitter_.UpTo(KeepAlivePeriod(e));
+  e.phases_placed = true;
+}
+
+void HeartbeatEngine::Impl::SetLeaseState(Entry& e, LeaseTrack::State state) {
+  if (e.lease.Holding()) --held_;
+  e.lease.state = state;
+  if (e.lease.Holding()) ++held_;
+}
+
+bool HeartbeatEngine::Impl::TakeSlot(Entry& e, Track track, bool urgent, absl::Time scheduled) {
   if (reserved_) {
     reserved_ = false;
     ++in_flight_;
@@ -275,99 +306,67 @@ bool HeartbeatEngine::Impl::TakeSlot(Entry& e, bool urgent, absl::Time scheduled
     ++in_flight_;
     return true;
   }
-  e.waiting = true;
-  e.waiting_since_schedule = scheduled;
-  (urgent ? urgent_ : normal_).emplace_back(e.slot, e.incarnation);
+  if (track == Track::kLease) {
+    e.lease.grant = Request::kQueued;
+    e.lease.queued_at = scheduled;
+  } else {
+    e.put.request = Request::kQueued;
+    e.put.queued_at = scheduled;
+  }
+  (urgent ? urgent_ : normal_).push_back(QueueItem{e.slot, e.incarnation, track});
   return false;
 }
 
 void HeartbeatEngine::Impl::ReleaseSlot(Effects& fx) {
   --in_flight_;
-  if (!urgent_.empty() || !normal_.empty() || !revokes_.empty()) fx.wake = true;
+  if (!urgent_.empty() || !normal_.empty() || !cleanups_.empty()) fx.wake = true;
+  if (shutting_down_ && in_flight_ == 0) fx.wake = true;  // the driver waits for Drained()
 }
 
-void HeartbeatEngine::Impl::QueueRevoke(int64_t lease) { revokes_.push_back(lease); }
+void HeartbeatEngine::Impl::QueueCleanup(Cleanup cleanup) {
+  if (cleanup.removal != 0) ++removals_[cleanup.removal].outstanding;
+  cleanups_.push_back(std::move(cleanup));
+}
+
+void HeartbeatEngine::Impl::SettleRemoval(uint64_t removal, const absl::Status& status,
+                                          Effects& fx) {
+  auto it = removals_.find(removal);
+  if (it == removals_.end()) return;
+  PendingRemoval& r = it->second;
+  if (!status.ok() && r.status.ok()) r.status = status;
+  if (--r.outstanding > 0) return;
+  fx.removed.emplace_back(std::move(r.done), r.status);
+  removals_.erase(it);
+}
 
 void HeartbeatEngine::Impl::DrainQueues(absl::Time now, Effects& fx) {
-  while (!revokes_.empty() && in_flight_ < options_.max_in_flight) {
+  while (!cleanups_.empty() && in_flight_ < options_.max_in_flight) {
     ++in_flight_;
-    fx.actions.push_back(Action{Action::Kind::kRevoke, 0, 0, revokes_.front()});
-    revokes_.pop_front();
+    Cleanup& c = cleanups_.front();
+    Action a{c.kind, 0, 0, c.lease};
+    a.key = std::move(c.key);
+    a.removal = c.removal;
+    fx.actions.push_back(std::move(a));
+    cleanups_.pop_front();
   }
   for (auto* queue : {&urgent_, &normal_}) {
     if (queue == &normal_ && congested_) break;
     while (!queue->empty() && in_flight_ < options_.max_in_flight) {
-      auto [slot, incarnation] = queue->front();
+      QueueItem item = queue->front();
       queue->pop_front();
-      Entry* e = Find(slot, incarnation);
-      if (e == nullptr || !e->waiting) continue;
-      e->waiting = false;
+      Entry* e = Find(item.slot, item.incarnation);
+      if (e == nullptr) continue;
       reserved_ = true;  // the next TakeSlot() gets a slot ahead of the queues
-      Evaluate(*e, now, fx);
+      if (item.track == Track::kLease && e->lease.grant == Request::kQueued) {
+        e->lease.grant = Request::kIdle;
+        StartGrant(*e, now, fx);
+      } else if (item.track == Track::kPut && e->put.request == Request::kQueued) {
+        e->put.request = Request::kIdle;
+        EvaluatePut(*e, now, fx);
+      }
       reserved_ = false;
+      Schedule(*e, NextDue(*e));
     }
-  }
-}
-
-void HeartbeatEngine::Impl::NoteKeepAliveSent(Entry& e, absl::Time now) {
-  if (e.ka_awaiting) return;  // the oldest unanswered one counts
-  e.ka_sent_at = now;
-  e.ka_awaiting = true;
-  // Only keep-alives that can be answered measure etcd's speed: the client drops those sent
-  // while its stream is down, and the stream's first answer is the first "up".
-  if (stream_up_) ka_fifo_.push_back(SentKeepAlive{now, e.slot, e.incarnation});
-}
-
-void HeartbeatEngine::Impl::TrackCongestion(absl::Time now) {
-  double worst = 0;
-  ka_latency_ = absl::ZeroDuration();
-  while (!ka_fifo_.empty()) {
-    const SentKeepAlive& oldest = ka_fifo_.front();
-    Entry* e = Find(oldest.slot, oldest.incarnation);
-    if (e == nullptr || !e->ka_awaiting || e->ka_sent_at != oldest.sent) {
-      ka_fifo_.pop_front();  // answered, lost or removed since
-      continue;
-    }
-    ka_latency_ = now - oldest.sent;
-    worst = absl::FDivDuration(ka_latency_, absl::Seconds(e->spec.ttl_seconds));
-    break;
-  }
-  auto latency = [this] {
-    return absl::FormatDuration(absl::Trunc(ka_latency_, absl::Milliseconds(10)));
-  };
-  if (!congested_ && worst > options_.keepalive_congestion) {
-    congested_ = true;
-    LogWarning(
-        "etcd answers keep-alives slowly; holding back routine puts so that leases stay "
-        "renewed",
-        {{"oldest_unanswered", latency()}});
-  } else if (congested_ && worst < options_.keepalive_congestion / 2) {
-    congested_ = false;
-    LogInfo("keep-alives answered promptly again; resuming routine puts",
-            {{"oldest_unanswered", latency()}});
-  }
-}
-
-void HeartbeatEngine::Impl::TrackLag(absl::Time now) {
-  absl::Duration lag;
-  for (auto* queue : {&urgent_, &normal_}) {
-    for (const auto& [slot, incarnation] : *queue) {
-      Entry* e = Find(slot, incarnation);
-      if (e == nullptr || !e->waiting) continue;
-      lag = std::max(lag, now - e->waiting_since_schedule);
-      break;  // FIFO: the first live item is the oldest
-    }
-  }
-  lag_ = lag;
-  if (!behind_ && lag > options_.lag_warning) {
-    behind_ = true;
-    LogWarning("falling behind: beats wait for a free etcd request slot; etcd may be at capacity",
-               {{"lag", absl::FormatDuration(absl::Trunc(lag, absl::Milliseconds(10)))},
-                {"waiting", static_cast<int64_t>(urgent_.size() + normal_.size())},
-                {"max_in_flight", options_.max_in_flight}});
-  } else if (behind_ && lag < options_.lag_warning / 2) {
-    behind_ = false;
-    LogInfo("caught up: beats are on schedule again");
   }
 }
 

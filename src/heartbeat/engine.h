@@ -1,7 +1,7 @@
 // HeartbeatEngine: keeps one etcd lease and one health key alive per capability.
 //
-// Per capability it grants a lease (TTL), puts the health value (health_value.h) on
-// <prefix><identifier>/health attached to that lease, and renews the lease over the
+// Per capability it grants a lease (TTL), puts the health value (health_value.h) on its
+// health key (health_key.h) attached to that lease, and renews the lease over the
 // client's single multiplexed keep-alive stream every TTL/3. In
 // `kEveryBeat` mode the value is rewritten every interval (heartbeat_count and timestamp
 // advance); in `kOnChange` mode only when it changes or every `refresh` period, liveness
@@ -23,9 +23,12 @@
 // keep-alive answers slow down (`keepalive_congestion`), routine puts pause until they
 // recover.
 //
-// Time: everything runs on the injected Clock. The engine does work only inside RunDue(),
-// which a driver calls at the time it returns (EngineRunner in production; tests on a
-// FakeClock). etcd callbacks only update state and call the wake hook.
+// Time: everything runs on the injected Clock: scheduling, deadlines and lease expiry on
+// its monotonic Now(), so a step of the system clock neither stops renewals nor declares
+// leases lost; only the values written (timestamp, last heartbeat) use WallNow(). The
+// engine does work only inside RunDue(), which a driver calls at the time it returns
+// (EngineRunner in production; tests on a FakeClock). etcd callbacks only update state and
+// call the wake hook.
 //
 // Thread-safety: all public methods are thread-safe; the etcd client is never called with
 // the engine's lock held.
@@ -83,8 +86,8 @@ struct EngineOptions {
 enum class Health { kPending, kHealthy, kFailing, kLeaseLost };
 const char* HealthName(Health health);
 
-// A snapshot of one capability, for status reporting.
-struct CapabilityStatus {
+// A snapshot of one capability's heartbeat, for status reporting.
+struct HeartbeatStatus {
   std::string identifier;
   std::string key;
   Health health = Health::kPending;
@@ -93,8 +96,8 @@ struct CapabilityStatus {
   int64_t ttl_seconds = 0;
   absl::Duration interval;
   uint64_t heartbeat_count = 0;
-  std::optional<absl::Time> last_heartbeat;  // last successful put
-  std::optional<absl::Time> lease_deadline;  // local estimate of the lease's expiry
+  std::optional<absl::Time> last_heartbeat;  // last successful put (wall time)
+  std::optional<absl::Time> lease_deadline;  // local estimate of the expiry (Clock::Now())
 };
 
 class HeartbeatEngine {
@@ -114,9 +117,20 @@ class HeartbeatEngine {
   // (the key moves to the new lease without disappearing); an interval change does not.
   // InvalidArgument for a bad identifier, TTL < 2 s, or interval not in [0.1 s, TTL).
   absl::Status Upsert(const CapabilitySpec& spec);
-  // Stops heartbeating `identifier`; with `revoke` its lease is revoked (the key vanishes
-  // now), otherwise the key stays until its lease expires. Unknown identifiers are ignored.
-  void Remove(const std::string& identifier, bool revoke);
+  // What Remove() does with the health key.
+  enum class Removal {
+    kLetExpire,  // leave the key; it vanishes when its lease expires (not renewed any more)
+    kDeleteKey,  // revoke the lease and delete the key, whatever lease it is on
+  };
+  // Completion of a removal: OK once etcd confirmed it (kLetExpire: at once), else why not.
+  using RemovalDone = std::function<void(absl::Status)>;
+  // Stops heartbeating `identifier` (when it runs) and, with kDeleteKey, removes its key
+  // from etcd: the lease is revoked and the key deleted, even a key this process never
+  // wrote (a former leader's). `done` (optional) is called exactly once, from this call or
+  // from an etcd callback thread, without engine locks held: OK when the key is confirmed
+  // gone (or was absent), the etcd error otherwise (the caller retries; the heartbeat
+  // stays stopped).
+  void Remove(const std::string& identifier, Removal removal, RemovalDone done = nullptr);
 
   // Does everything due at clock.Now(): adoption scan, grants, puts, keep-alives, lease
   // deadline checks, revokes. Returns when it next has work (InfiniteFuture: none).
@@ -132,8 +146,8 @@ class HeartbeatEngine {
   // True once shut down and no revoke or other call is awaiting an answer.
   bool Drained() const;
 
-  std::optional<CapabilityStatus> GetStatus(const std::string& identifier) const;
-  std::vector<CapabilityStatus> AllStatuses() const;
+  std::optional<HeartbeatStatus> GetStatus(const std::string& identifier) const;
+  std::vector<HeartbeatStatus> AllStatuses() const;
   const EngineStats& stats() const { return stats_; }
   // Starts the latency and lateness histograms afresh (benchmarks measure after warm-up).
   void ResetHistograms();

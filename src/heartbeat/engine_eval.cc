@@ -1,4 +1,4 @@
-// HeartbeatEngine::Impl: deciding what each capability needs now (all under mu_).
+// HeartbeatEngine::Impl: what each track of a capability needs now (all under mu_).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -7,127 +7,115 @@
 
 namespace hb::heartbeat {
 
+using State = LeaseTrack::State;
+
 void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
-  switch (e.phase) {
-    case Phase::kPending: {
-      if (e.grant_in_flight || e.waiting || scan_ != ScanState::kDone || now < e.retry_at) break;
-      auto candidate = adoptable_.find(e.spec.identifier);
-      if (candidate != adoptable_.end()) {
-        Adoptable found = candidate->second;
-        adoptable_.erase(candidate);
-        if (!by_lease_.contains(found.lease)) {
-          SetPhase(e, Phase::kProbing);
-          e.lease_id = found.lease;
-          e.heartbeat_count = found.count;
-          by_lease_[found.lease] = e.slot;
-          e.probe_deadline = now + options_.keepalive_timeout;
-          NoteKeepAliveSent(e, now);
-          fx.actions.push_back(
-              Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, found.lease});
-          break;
-        }
+  switch (e.lease.state) {
+    case State::kGranting:
+      if (e.lease.grant == Request::kIdle && scan_ == ScanState::kDone && now >= e.lease.retry_at) {
+        EvaluateGranting(e, now, fx);
       }
-      if (!TakeSlot(e, /*urgent=*/true, now)) break;
-      e.grant_in_flight = true;
-      Action grant{Action::Kind::kGrant, e.slot, e.incarnation};
-      grant.ttl = e.spec.ttl_seconds;
-      fx.actions.push_back(std::move(grant));
       break;
-    }
-    case Phase::kProbing:
-      if (now >= e.probe_deadline) {
+    case State::kProbing:
+      if (now >= e.lease.probe_deadline) {
         LogDebug("no answer for the lease found in etcd; granting a new one",
-                 {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease_id)}});
-        by_lease_.erase(e.lease_id);
-        e.lease_id = 0;
-        e.ka_awaiting = false;
-        SetPhase(e, Phase::kPending);
-        e.retry_at = now;
-        Evaluate(e, now, fx);
-        return;
+                 {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease.id)}});
+        by_lease_.erase(e.lease.id);
+        e.lease.id = 0;
+        e.lease.keepalive_sent = absl::InfinitePast();
+        SetLeaseState(e, State::kGranting);
+        e.lease.retry_at = now;
+        EvaluateGranting(e, now, fx);
       }
       break;
-    case Phase::kHeld:
-      EvaluateLease(e, now, fx);
-      if (e.phase == Phase::kHeld) EvaluatePut(e, now, fx);
+    case State::kHeld:
+    case State::kRegranting:
+      EvaluateHeld(e, now, fx);
       break;
   }
+  EvaluatePut(e, now, fx);
   Schedule(e, NextDue(e));
 }
 
-void HeartbeatEngine::Impl::EvaluateLease(Entry& e, absl::Time now, Effects& fx) {
-  if (now >= e.lease_deadline) {
+void HeartbeatEngine::Impl::EvaluateGranting(Entry& e, absl::Time now, Effects& fx) {
+  auto candidate = adoptable_.find(e.spec.identifier);
+  if (candidate != adoptable_.end()) {
+    Adoptable found = candidate->second;
+    adoptable_.erase(candidate);
+    if (!by_lease_.contains(found.lease)) {
+      SetLeaseState(e, State::kProbing);
+      e.lease.id = found.lease;
+      e.heartbeat_count = found.count;
+      by_lease_[found.lease] = e.slot;
+      e.lease.probe_deadline = now + options_.keepalive_timeout;
+      NoteKeepAliveSent(e, now);
+      fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, found.lease});
+      return;
+    }
+  }
+  StartGrant(e, now, fx);
+}
+
+void HeartbeatEngine::Impl::StartGrant(Entry& e, absl::Time now, Effects& fx) {
+  if (!TakeSlot(e, Track::kLease, /*urgent=*/true, now)) return;
+  e.lease.grant = Request::kInFlight;
+  Action grant{Action::Kind::kGrant, e.slot, e.incarnation};
+  grant.ttl = e.spec.ttl_seconds;
+  fx.actions.push_back(std::move(grant));
+}
+
+void HeartbeatEngine::Impl::EvaluateHeld(Entry& e, absl::Time now, Effects& fx) {
+  if (now >= e.lease.deadline) {
     LoseLease(e, "no keep-alive answer before the lease deadline", now, fx);
     return;
   }
-  if (now >= e.next_keepalive) {
+  if (now >= e.lease.next_keepalive) {
     NoteKeepAliveSent(e, now);
-    fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease_id});
+    fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease.id});
     absl::Duration period = KeepAlivePeriod(e);
-    e.next_keepalive += jitter_.Spread(period, options_.jitter);
-    if (e.next_keepalive <= now) e.next_keepalive = now + jitter_.Spread(period, options_.jitter);
+    e.lease.next_keepalive += jitter_.Spread(period, options_.jitter);
+    if (e.lease.next_keepalive <= now) {
+      e.lease.next_keepalive = now + jitter_.Spread(period, options_.jitter);
+    }
   }
-  if (e.regrant && !e.grant_in_flight && !e.waiting && now >= e.retry_at &&
-      TakeSlot(e, /*urgent=*/true, now)) {
-    e.grant_in_flight = true;
-    Action grant{Action::Kind::kGrant, e.slot, e.incarnation};
-    grant.ttl = e.spec.ttl_seconds;
-    fx.actions.push_back(std::move(grant));
+  if (e.lease.state == State::kRegranting && e.lease.grant == Request::kIdle &&
+      now >= e.lease.retry_at) {
+    StartGrant(e, now, fx);
   }
 }
 
 void HeartbeatEngine::Impl::EvaluatePut(Entry& e, absl::Time now, Effects& fx) {
-  if (e.put_in_flight || e.waiting) return;
-  bool routine = now >= e.next_put;
-  bool extra = e.put_now && now >= e.put_not_before;
+  if (!e.lease.Holding() || e.put.request != Request::kIdle) return;
+  bool routine = now >= e.put.next_routine;
+  bool extra = e.put.owed && now >= e.put.owed_not_before;
   if (!routine && !extra) return;
   bool urgent = extra && e.health != Health::kHealthy;
-  if (!TakeSlot(e, urgent, routine ? e.next_put : now)) return;
+  if (!TakeSlot(e, Track::kPut, urgent, routine ? e.put.next_routine : now)) return;
   if (routine) {
-    stats_.beat_lateness.Record(now - e.next_put);
-    absl::Duration period =
-        options_.mode == WriteMode::kEveryBeat ? e.spec.interval : options_.refresh;
-    e.next_put += jitter_.Spread(period, options_.jitter);
-    if (e.next_put <= now) {  // a whole period late: skip the missed beats
-      stats_.beats_skipped.fetch_add(static_cast<uint64_t>((now - e.next_put) / period) + 1,
+    stats_.beat_lateness.Record(now - e.put.next_routine);
+    absl::Duration period = PutPeriod(e);
+    e.put.next_routine += jitter_.Spread(period, options_.jitter);
+    if (e.put.next_routine <= now) {  // a whole period late: skip the missed beats
+      stats_.beats_skipped.fetch_add(static_cast<uint64_t>((now - e.put.next_routine) / period) + 1,
                                      std::memory_order_relaxed);
-      e.next_put = now + jitter_.Spread(period, options_.jitter);
+      e.put.next_routine = now + jitter_.Spread(period, options_.jitter);
     }
   }
-  e.put_now = false;
-  e.put_in_flight = true;
-  Action put{Action::Kind::kPut, e.slot, e.incarnation, e.lease_id};
+  e.put.owed = false;
+  e.put.request = Request::kInFlight;
+  Action put{Action::Kind::kPut, e.slot, e.incarnation, e.lease.id};
   put.count = e.heartbeat_count + 1;
   put.key = e.key;
-  put.value = RenderValue(e, now, put.count);
+  put.value = RenderValue(e, clock_.WallNow(), put.count);
   fx.actions.push_back(std::move(put));
 }
 
 absl::Time HeartbeatEngine::Impl::NextDue(const Entry& e) const {
-  absl::Time next = absl::InfiniteFuture();
-  switch (e.phase) {
-    case Phase::kPending:
-      if (!e.grant_in_flight && !e.waiting && scan_ == ScanState::kDone) next = e.retry_at;
-      break;
-    case Phase::kProbing:
-      next = e.probe_deadline;
-      break;
-    case Phase::kHeld:
-      next = std::min(e.next_keepalive, e.lease_deadline);
-      if (!e.put_in_flight && !e.waiting) {
-        next = std::min(next, e.next_put);
-        if (e.put_now) next = std::min(next, e.put_not_before);
-      }
-      if (e.regrant && !e.grant_in_flight && !e.waiting) next = std::min(next, e.retry_at);
-      break;
-  }
+  // No grant before the adoption scan is done (it may find this capability's lease).
+  bool scan_gated = e.lease.state == State::kGranting && scan_ != ScanState::kDone;
+  absl::Time next = scan_gated ? absl::InfiniteFuture() : e.lease.Due();
+  if (e.lease.Holding()) next = std::min(next, e.put.Due());
   return next;
-}
-
-void HeartbeatEngine::Impl::SetPhase(Entry& e, Phase phase) {
-  if (e.phase == Phase::kHeld) --held_;
-  if (phase == Phase::kHeld) ++held_;
-  e.phase = phase;
 }
 
 void HeartbeatEngine::Impl::SetHealth(Entry& e, Health health, std::string message, Effects& fx) {
@@ -141,15 +129,15 @@ void HeartbeatEngine::Impl::LoseLease(Entry& e, absl::string_view why, absl::Tim
                                       Effects& fx) {
   stats_.leases_lost.fetch_add(1, std::memory_order_relaxed);
   LogLimited(LogLevel::kWarning, "Lease lost; re-granting",
-             {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease_id)}, {"reason", why}});
-  by_lease_.erase(e.lease_id);
-  e.lease_id = 0;
-  SetPhase(e, Phase::kPending);
-  e.ka_awaiting = false;
-  e.regrant = false;
-  e.put_now = true;
-  e.put_not_before = absl::InfinitePast();
-  e.retry_at = now + jitter_.UpTo(std::min(KeepAlivePeriod(e) / 4, absl::Milliseconds(500)));
+             {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease.id)}, {"reason", why}});
+  by_lease_.erase(e.lease.id);
+  e.lease.id = 0;
+  SetLeaseState(e, State::kGranting);  // a TTL change's grant in flight serves as the re-grant
+  e.lease.keepalive_sent = absl::InfinitePast();
+  e.lease.retry_at = now + jitter_.UpTo(std::min(KeepAlivePeriod(e) / 4, absl::Milliseconds(500)));
+  e.put.owed = true;
+  e.put.owed_not_before = absl::InfinitePast();
+  if (e.put.request == Request::kQueued) e.put.request = Request::kIdle;  // its item goes stale
   SetHealth(e, Health::kLeaseLost, std::string(why), fx);
 }
 
@@ -166,13 +154,13 @@ void HeartbeatEngine::Impl::LogLimited(LogLevel level, absl::string_view msg,
   if (allowed) Logger::Default().Log(level, msg, fields);
 }
 
-std::string HeartbeatEngine::Impl::RenderValue(const Entry& e, absl::Time now,
+std::string HeartbeatEngine::Impl::RenderValue(const Entry& e, absl::Time wall_now,
                                                uint64_t count) const {
   HealthValue value;
-  value.timestamp = now;
+  value.timestamp = wall_now;
   value.identifier = e.spec.identifier;
   value.heartbeat_count = count;
-  value.lease_id = e.lease_id;
+  value.lease_id = e.lease.id;
   value.ttl_seconds = e.spec.ttl_seconds;
   value.interval = e.spec.interval;
   value.mode = WriteModeName(options_.mode);
@@ -180,31 +168,31 @@ std::string HeartbeatEngine::Impl::RenderValue(const Entry& e, absl::Time now,
   return RenderHealthValue(value);
 }
 
-CapabilityStatus HeartbeatEngine::Impl::Snapshot(const Entry& e) const {
-  CapabilityStatus s;
+HeartbeatStatus HeartbeatEngine::Impl::Snapshot(const Entry& e) const {
+  HeartbeatStatus s;
   s.identifier = e.spec.identifier;
   s.key = e.key;
   s.health = e.health;
   s.message = e.message;
-  s.lease_id = e.phase == Phase::kHeld ? e.lease_id : 0;
+  s.lease_id = e.lease.Holding() ? e.lease.id : 0;
   s.ttl_seconds = e.spec.ttl_seconds;
   s.interval = e.spec.interval;
   s.heartbeat_count = e.heartbeat_count;
   s.last_heartbeat = e.last_ok;
-  if (e.phase == Phase::kHeld) s.lease_deadline = e.lease_deadline;
+  if (e.lease.Holding()) s.lease_deadline = e.lease.deadline;
   return s;
 }
 
-std::optional<CapabilityStatus> HeartbeatEngine::Impl::GetStatus(const std::string& id) const {
+std::optional<HeartbeatStatus> HeartbeatEngine::Impl::GetStatus(const std::string& id) const {
   absl::MutexLock lock(&mu_);
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return std::nullopt;
   return Snapshot(*slots_[it->second]);
 }
 
-std::vector<CapabilityStatus> HeartbeatEngine::Impl::AllStatuses() const {
+std::vector<HeartbeatStatus> HeartbeatEngine::Impl::AllStatuses() const {
   absl::MutexLock lock(&mu_);
-  std::vector<CapabilityStatus> all;
+  std::vector<HeartbeatStatus> all;
   all.reserve(by_id_.size());
   for (const auto& slot : slots_) {
     if (slot) all.push_back(Snapshot(*slot));

@@ -3,11 +3,14 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "heartbeat/engine_impl.h"
+#include "heartbeat/health_key.h"
 #include "heartbeat/health_value.h"
 
 namespace hb::heartbeat {
+
+using State = LeaseTrack::State;
+
 namespace {
 
 constexpr int64_t kScanPageSize = 1000;
@@ -24,9 +27,9 @@ void HeartbeatEngine::Impl::Apply(Effects& fx) {
     switch (a.kind) {
       case Action::Kind::kGrant: {
         absl::Time sent = clock_.Now();
-        etcd_.LeaseGrant(a.ttl, [this, slot = a.slot, inc = a.incarnation,
-                                 sent](absl::StatusOr<etcd::GrantedLease> result) {
-          OnGrant(slot, inc, sent, std::move(result));
+        etcd_.LeaseGrant(a.ttl, [this, slot = a.slot, inc = a.incarnation, sent,
+                                 ttl = a.ttl](absl::StatusOr<etcd::GrantedLease> result) {
+          OnGrant(slot, inc, sent, ttl, std::move(result));
         });
         break;
       }
@@ -38,9 +41,17 @@ void HeartbeatEngine::Impl::Apply(Effects& fx) {
         etcd_.KeepAlive(a.lease);
         break;
       case Action::Kind::kRevoke:
-        etcd_.LeaseRevoke(a.lease, [this, lease = a.lease](absl::Status status) {
-          OnRevoke(lease, std::move(status));
-        });
+        etcd_.LeaseRevoke(a.lease,
+                          [this, lease = a.lease, removal = a.removal](absl::Status status) {
+                            OnRevoke(lease, removal, std::move(status));
+                          });
+        break;
+      case Action::Kind::kDelete:
+        etcd_.DeleteRange(
+            etcd::RangeRequest{a.key, "", 0, false},
+            [this, key = a.key, removal = a.removal](absl::StatusOr<etcd::DeleteResult> result) {
+              OnDelete(key, removal, result.status());
+            });
         break;
       case Action::Kind::kScan: {
         etcd::RangeRequest request = etcd::RangeRequest::Prefix(options_.key_prefix, kScanPageSize);
@@ -57,9 +68,13 @@ void HeartbeatEngine::Impl::Apply(Effects& fx) {
   if (changed_) {
     for (const std::string& id : fx.changed) changed_(id);
   }
+  for (auto& [done, status] : fx.removed) {
+    if (done) done(status);
+  }
 }
 
 void HeartbeatEngine::Impl::OnGrant(uint32_t slot, uint64_t incarnation, absl::Time sent,
+                                    int64_t requested_ttl,
                                     absl::StatusOr<etcd::GrantedLease> result) {
   Effects fx;
   {
@@ -74,51 +89,63 @@ void HeartbeatEngine::Impl::OnGrant(uint32_t slot, uint64_t incarnation, absl::T
       stats_.grant_failures.fetch_add(1, std::memory_order_relaxed);
     }
     if (e == nullptr) {
-      if (result.ok()) QueueRevoke(result->id);  // granted for a capability since removed
+      // Granted for a capability since removed.
+      if (result.ok()) QueueCleanup(Cleanup{Action::Kind::kRevoke, result->id, "", 0});
     } else if (!result.ok()) {
-      e->grant_in_flight = false;
-      e->retry_at = now + std::min(e->backoff.Next(jitter_), KeepAlivePeriod(*e));
-      if (!IsBackPressure(result.status())) {
-        if (e->backoff.failures() == 1) {  // first failure of a series
-          LogLimited(LogLevel::kWarning, "Lease grant failed; retrying",
-                     {{"id", e->spec.identifier}, {"error", result.status().message()}});
-        }
-        if (e->phase == Phase::kPending && e->health == Health::kLeaseLost) {
-          SetHealth(*e, Health::kLeaseLost,
-                    absl::StrCat("lease lost and re-grant failing: ", result.status().message()),
-                    fx);
-        } else if (e->phase == Phase::kPending) {
-          SetHealth(*e, Health::kFailing,
-                    absl::StrCat("cannot grant a lease: ", result.status().message()), fx);
-        }
-      }
-      Schedule(*e, e->retry_at);
+      GrantFailed(*e, result.status(), now, fx);
     } else {
-      e->grant_in_flight = false;
-      e->backoff.Reset();
-      bool first = !e->phases_set;
-      if (e->phase == Phase::kHeld) {  // TTL change: move the key to the new lease
-        e->stale_lease = e->lease_id;
-        by_lease_.erase(e->lease_id);
-        e->regrant = false;
-      }
-      SetPhase(*e, Phase::kHeld);
-      e->lease_id = result->id;
-      e->lease_ttl = result->ttl;
-      by_lease_[result->id] = e->slot;
-      e->lease_deadline = sent + absl::Seconds(result->ttl);
-      e->ka_awaiting = false;
-      if (first) PlacePhases(*e, now);
-      e->put_now = true;
-      e->put_not_before = absl::InfinitePast();
-      LogLimited(
-          LogLevel::kInfo, first ? "Created lease" : "Re-granted lease",
-          {{"id", e->spec.identifier}, {"lease", LeaseIdHex(result->id)}, {"ttl", result->ttl}});
-      Schedule(*e, now);
+      GrantSucceeded(*e, *result, sent, requested_ttl, now);
     }
     fx.wake = fx.wake || announced_ == absl::InfinitePast();
   }
   Apply(fx);
+}
+
+void HeartbeatEngine::Impl::GrantFailed(Entry& e, const absl::Status& status, absl::Time now,
+                                        Effects& fx) {
+  e.lease.grant = Request::kIdle;
+  e.lease.retry_at = now + std::min(e.lease.backoff.Next(jitter_), KeepAlivePeriod(e));
+  if (!IsBackPressure(status)) {
+    if (e.lease.backoff.failures() == 1) {  // first failure of a series
+      LogLimited(LogLevel::kWarning, "Lease grant failed; retrying",
+                 {{"id", e.spec.identifier}, {"error", status.message()}});
+    }
+    if (e.lease.state == State::kGranting && e.health == Health::kLeaseLost) {
+      SetHealth(e, Health::kLeaseLost,
+                absl::StrCat("lease lost and re-grant failing: ", status.message()), fx);
+    } else if (e.lease.state == State::kGranting) {
+      SetHealth(e, Health::kFailing, absl::StrCat("cannot grant a lease: ", status.message()), fx);
+    }
+  }
+  Schedule(e, NextDue(e));
+}
+
+void HeartbeatEngine::Impl::GrantSucceeded(Entry& e, const etcd::GrantedLease& granted,
+                                           absl::Time sent, int64_t requested_ttl, absl::Time now) {
+  e.lease.grant = Request::kIdle;
+  e.lease.backoff.Reset();
+  bool first = !e.phases_placed;
+  if (e.lease.Holding()) {  // TTL change: the key moves to the new lease with the next put
+    if (e.lease.stale != 0) QueueCleanup(Cleanup{Action::Kind::kRevoke, e.lease.stale, "", 0});
+    e.lease.stale = e.lease.id;
+    by_lease_.erase(e.lease.id);
+  }
+  SetLeaseState(e, State::kHeld);
+  e.lease.id = granted.id;
+  e.lease.granted_ttl = granted.ttl;
+  by_lease_[granted.id] = e.slot;
+  e.lease.deadline = sent + absl::Seconds(granted.ttl);
+  e.lease.keepalive_sent = absl::InfinitePast();
+  if (first) PlacePhases(e, now);
+  e.put.owed = true;
+  e.put.owed_not_before = absl::InfinitePast();
+  if (requested_ttl != e.spec.ttl_seconds) {  // the TTL changed again while this was granted
+    SetLeaseState(e, State::kRegranting);
+    e.lease.retry_at = absl::InfinitePast();
+  }
+  LogLimited(LogLevel::kInfo, first ? "Created lease" : "Re-granted lease",
+             {{"id", e.spec.identifier}, {"lease", LeaseIdHex(granted.id)}, {"ttl", granted.ttl}});
+  Schedule(e, now);
 }
 
 void HeartbeatEngine::Impl::IssuePuts(std::vector<Action*>& puts) {
@@ -183,36 +210,36 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
   }
   Entry* e = Find(put.slot, put.incarnation);
   if (e == nullptr) return;
-  e->put_in_flight = false;
-  if (put.lease != e->lease_id) {
+  if (e->put.request == Request::kInFlight) e->put.request = Request::kIdle;
+  if (put.lease != e->lease.id) {
     // An answer about a lease this capability no longer holds; the re-put follows.
   } else if (status.ok()) {
     e->heartbeat_count = put.count;
-    e->last_ok = now;
-    e->put_failures = 0;
-    e->backoff.Reset();
+    e->last_ok = clock_.WallNow();
+    e->put.failures = 0;
+    e->put.backoff.Reset();
     if (e->health != Health::kHealthy && e->health != Health::kPending) {
       LogLimited(LogLevel::kInfo, "Heartbeat restored", {{"id", e->spec.identifier}});
     }
     SetHealth(*e, Health::kHealthy, "", fx);
-    if (e->stale_lease != 0) {
-      QueueRevoke(e->stale_lease);
-      e->stale_lease = 0;
+    if (e->lease.stale != 0) {
+      QueueCleanup(Cleanup{Action::Kind::kRevoke, e->lease.stale, "", 0});
+      e->lease.stale = 0;
     }
     LogDebug("Heartbeat sent", {{"id", e->spec.identifier}, {"count", put.count}});
   } else if (status.code() == absl::StatusCode::kNotFound) {
     LoseLease(*e, absl::StrCat("put refused: ", status.message()), now, fx);
   } else {
-    e->put_now = true;
-    e->put_not_before = now + std::min(e->backoff.Next(jitter_), e->spec.interval);
+    e->put.owed = true;
+    e->put.owed_not_before = now + std::min(e->put.backoff.Next(jitter_), e->spec.interval);
     if (!IsBackPressure(status)) {
-      ++e->put_failures;
+      ++e->put.failures;
       LogDebug("Heartbeat failed", {{"id", e->spec.identifier}, {"error", status.message()}});
-      if (e->put_failures >= 2 && e->health == Health::kHealthy) {
+      if (e->put.failures >= 2 && e->health == Health::kHealthy) {
         LogLimited(LogLevel::kWarning, "Heartbeats failing",
                    {{"id", e->spec.identifier}, {"error", status.message()}});
       }
-      if (e->put_failures >= 2 && e->health != Health::kLeaseLost) {
+      if (e->put.failures >= 2 && e->health != Health::kLeaseLost) {
         SetHealth(*e, Health::kFailing, absl::StrCat("heartbeat put failed: ", status.message()),
                   fx);
       }
@@ -222,17 +249,43 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
   Schedule(*e, NextDue(*e));
 }
 
-void HeartbeatEngine::Impl::OnRevoke(int64_t lease, absl::Status status) {
+void HeartbeatEngine::Impl::OnRevoke(int64_t lease, uint64_t removal, absl::Status status) {
   Effects fx;
   {
     absl::MutexLock lock(&mu_);
     ReleaseSlot(fx);
-    if (status.ok() || status.code() == absl::StatusCode::kNotFound) {
+    bool gone = status.ok() || status.code() == absl::StatusCode::kNotFound;
+    if (gone) {
       stats_.leases_revoked.fetch_add(1, std::memory_order_relaxed);
     } else {
       LogLimited(LogLevel::kWarning, "Lease revoke failed; its key expires with the lease",
                  {{"lease", LeaseIdHex(lease)}, {"error", status.message()}});
     }
+    if (removal != 0) {
+      SettleRemoval(
+          removal,
+          gone ? absl::OkStatus()
+               : absl::UnavailableError(absl::StrCat("cannot revoke lease ", LeaseIdHex(lease),
+                                                     " in etcd: ", status.message())),
+          fx);
+    }
+  }
+  Apply(fx);
+}
+
+void HeartbeatEngine::Impl::OnDelete(const std::string& key, uint64_t removal,
+                                     absl::Status status) {
+  Effects fx;
+  {
+    absl::MutexLock lock(&mu_);
+    ReleaseSlot(fx);
+    if (!status.ok()) {
+      LogLimited(LogLevel::kWarning, "Cannot delete a health key; retrying",
+                 {{"key", key}, {"error", status.message()}});
+      status = absl::UnavailableError(
+          absl::StrCat("cannot delete ", key, " from etcd: ", status.message()));
+    }
+    SettleRemoval(removal, status, fx);
   }
   Apply(fx);
 }
@@ -243,7 +296,7 @@ void HeartbeatEngine::Impl::OnScan(absl::StatusOr<etcd::RangeResult> result) {
     absl::MutexLock lock(&mu_);
     absl::Time now = clock_.Now();
     if (result.ok()) {
-      HandleScanPage(*result, fx);
+      HandleScanPage(*result);
     } else if (result.status().code() == absl::StatusCode::kPermissionDenied) {
       LogWarning("cannot read existing health keys; leases will not be adopted",
                  {{"prefix", options_.key_prefix}, {"error", result.status().message()}});
@@ -260,7 +313,7 @@ void HeartbeatEngine::Impl::OnScan(absl::StatusOr<etcd::RangeResult> result) {
     }
     if (scan_ == ScanState::kDone) {
       for (auto& slot : slots_) {
-        if (slot && slot->phase == Phase::kPending) Schedule(*slot, now);
+        if (slot && slot->lease.state == State::kGranting) Schedule(*slot, now);
       }
     }
     fx.wake = true;
@@ -268,16 +321,12 @@ void HeartbeatEngine::Impl::OnScan(absl::StatusOr<etcd::RangeResult> result) {
   Apply(fx);
 }
 
-void HeartbeatEngine::Impl::HandleScanPage(const etcd::RangeResult& page, Effects& /*fx*/) {
+void HeartbeatEngine::Impl::HandleScanPage(const etcd::RangeResult& page) {
   for (const etcd::KeyValue& kv : page.kvs) {
-    absl::string_view id = kv.key;
-    if (kv.lease == 0 || !absl::ConsumePrefix(&id, options_.key_prefix) ||
-        !absl::ConsumeSuffix(&id, "/health") || id.empty() ||
-        id.find('/') != absl::string_view::npos) {
-      continue;
-    }
+    std::optional<std::string> id = ParseHealthKey(options_.key_prefix, kv.key);
+    if (kv.lease == 0 || !id) continue;
     auto value = ParseHealthValue(kv.value);
-    adoptable_[std::string(id)] = Adoptable{kv.lease, value.ok() ? value->heartbeat_count : 0};
+    adoptable_[*id] = Adoptable{kv.lease, value.ok() ? value->heartbeat_count : 0};
   }
   if (page.more && !page.kvs.empty()) {
     scan_from_ = page.kvs.back().key + std::string(1, '\0');
@@ -306,17 +355,21 @@ void HeartbeatEngine::Impl::ApplyKeepAlive(const KeepAliveAnswer& answer, Effect
   if (it == by_lease_.end()) return;
   Entry& e = *slots_[it->second];
   absl::Time now = answer.received;
-  if (e.ka_awaiting) stats_.keepalive_latency.Record(now - e.ka_sent_at);
-  absl::Time basis = e.ka_awaiting ? e.ka_sent_at : now;
-  e.ka_awaiting = false;
-  if (e.phase == Phase::kProbing) {
+  bool awaited = e.lease.AwaitingKeepAlive();
+  if (awaited) stats_.keepalive_latency.Record(now - e.lease.keepalive_sent);
+  absl::Time basis = awaited ? e.lease.keepalive_sent : now;
+  e.lease.keepalive_sent = absl::InfinitePast();
+  if (e.lease.state == State::kProbing) {
     if (answer.ttl > 0) {
-      SetPhase(e, Phase::kHeld);
-      e.lease_ttl = answer.ttl;
-      e.lease_deadline = basis + absl::Seconds(answer.ttl);
+      SetLeaseState(e, State::kHeld);
+      e.lease.granted_ttl = answer.ttl;
+      e.lease.deadline = basis + absl::Seconds(answer.ttl);
       PlacePhases(e, now);
-      if (answer.ttl != e.spec.ttl_seconds) e.regrant = true;
-      if (options_.mode == WriteMode::kOnChange) e.put_now = true;
+      if (answer.ttl != e.spec.ttl_seconds) {  // adopted with another TTL: move to a new lease
+        SetLeaseState(e, State::kRegranting);
+        e.lease.retry_at = absl::InfinitePast();
+      }
+      if (options_.mode == WriteMode::kOnChange) e.put.owed = true;
       stats_.leases_adopted.fetch_add(1, std::memory_order_relaxed);
       LogLimited(
           LogLevel::kInfo, "Adopted live lease",
@@ -324,16 +377,16 @@ void HeartbeatEngine::Impl::ApplyKeepAlive(const KeepAliveAnswer& answer, Effect
       SetHealth(e, Health::kHealthy, "", fx);
     } else {
       by_lease_.erase(it);
-      e.lease_id = 0;
-      SetPhase(e, Phase::kPending);
-      e.retry_at = now;
+      e.lease.id = 0;
+      SetLeaseState(e, State::kGranting);
+      e.lease.retry_at = now;
     }
     Schedule(e, NextDue(e));
   } else if (answer.ttl <= 0) {
     LoseLease(e, "keep-alive answered TTL 0: etcd no longer has the lease", now, fx);
-    Schedule(e, e.retry_at);
+    Schedule(e, NextDue(e));
   } else {
-    e.lease_deadline = basis + absl::Seconds(answer.ttl);
+    e.lease.deadline = basis + absl::Seconds(answer.ttl);
   }
 }
 
@@ -355,18 +408,18 @@ void HeartbeatEngine::Impl::OnKeepAliveStreamState(bool up, const absl::Status& 
     LogInfo("keep-alive stream to etcd restored; renewing every lease");
     absl::Time now = clock_.Now();
     for (auto& slot : slots_) {
-      if (!slot || slot->phase == Phase::kPending) continue;
+      if (!slot || slot->lease.state == State::kGranting) continue;
       Entry& e = *slot;
-      if (e.phase == Phase::kProbing) {
-        fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease_id});
+      if (e.lease.state == State::kProbing) {
+        fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease.id});
         continue;
       }
       // Soon, so that leases lost while etcd was away (wiped) are found and re-granted
       // within a fraction of an interval, but spread so that etcd is not hit at once.
       absl::Time soon =
           now + jitter_.UpTo(std::min(KeepAlivePeriod(e) / 4, absl::Milliseconds(500)));
-      e.next_keepalive = std::min(e.next_keepalive, soon);
-      Schedule(e, e.next_keepalive);
+      e.lease.next_keepalive = std::min(e.lease.next_keepalive, soon);
+      Schedule(e, e.lease.next_keepalive);
     }
     fx.wake = announced_ == absl::InfinitePast();
   }

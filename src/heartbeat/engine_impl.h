@@ -2,10 +2,16 @@
 //
 // Layout: entries live in slots (a slot index plus an incarnation number identifies an
 // entry in callbacks, so an answer for a removed capability is recognised and ignored).
-// Each entry has at most one live item in a min-heap keyed by its next due time. Entries
-// that need a put/grant slot while `max_in_flight` are busy wait in FIFO queues (urgent:
-// grants and re-puts; normal: routine beats). All of it is guarded by `mu_`; etcd calls
-// are collected as Actions under the lock and issued after releasing it.
+// Each entry is two state machines, its lease track and its put track (engine_tracks.h),
+// and has at most one live item in a min-heap keyed by the earlier of the tracks' due
+// times. Grants and puts need one of `max_in_flight` slots; when none is free they wait in
+// FIFO queues (urgent: grants and re-puts; normal: routine beats). Revokes and key
+// deletions wait in a cleanup queue under the same cap. All of it is guarded by `mu_`;
+// etcd calls are collected as Actions under the lock and issued after releasing it.
+//
+// Files: engine.cc (public operations, scheduling, slots and queues), engine_eval.cc (what
+// each track needs now), engine_events.cc (issuing calls and taking answers),
+// engine_load.cc (lag and keep-alive congestion).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +21,7 @@
 #include <optional>
 #include <queue>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -23,53 +30,25 @@
 #include "common/log.h"
 #include "common/log_limiter.h"
 #include "heartbeat/engine.h"
+#include "heartbeat/engine_tracks.h"
 
 namespace hb::heartbeat {
-
-enum class Phase {
-  kPending,  // needs a lease (grant or adoption probe)
-  kProbing,  // adoption: a keep-alive was sent for a lease found in etcd
-  kHeld,     // holds a lease
-};
 
 struct Entry {
   uint32_t slot = 0;
   uint64_t incarnation = 0;
   CapabilitySpec spec;
   std::string key;
-  Phase phase = Phase::kPending;
+  LeaseTrack lease;
+  PutTrack put;
   Health health = Health::kPending;
   std::string message;
-
-  int64_t lease_id = 0;
-  int64_t lease_ttl = 0;
-  int64_t stale_lease = 0;  // previous lease after a TTL change; revoked after the next put
-  absl::Time lease_deadline = absl::InfinitePast();
-  bool regrant = false;  // TTL changed: grant a new lease while keeping the current one
-  bool grant_in_flight = false;
-  absl::Time retry_at = absl::InfinitePast();  // no grant before this
-  absl::Time probe_deadline = absl::InfiniteFuture();
-  bool phases_set = false;  // beat and keep-alive phases placed
-
-  absl::Time next_keepalive = absl::InfiniteFuture();
-  absl::Time ka_sent_at = absl::InfinitePast();  // oldest unanswered keep-alive
-  bool ka_awaiting = false;
-
-  absl::Time next_put = absl::InfiniteFuture();  // next routine beat / refresh
-  bool put_now = false;                          // an extra put is owed (first, re-put, change)
-  absl::Time put_not_before = absl::InfinitePast();
-  bool put_in_flight = false;
-  int put_failures = 0;  // consecutive
-
-  bool waiting = false;  // queued for an in-flight slot
-  absl::Time waiting_since_schedule;
-
+  bool phases_placed = false;  // beat and keep-alive phases spread (after the first lease)
   uint64_t heartbeat_count = 0;
-  std::optional<absl::Time> last_ok;
-  Backoff backoff;
+  std::optional<absl::Time> last_ok;  // wall time of the last successful put
 
-  absl::Time due = absl::InfiniteFuture();
-  uint32_t version = 0;
+  absl::Time due = absl::InfiniteFuture();  // of the live heap item
+  uint32_t version = 0;                     // of the live heap item
 };
 
 class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
@@ -80,13 +59,13 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void SetWakeHook(std::function<void()> wake);
   void SetChangeHook(std::function<void(const std::string&)> changed);
   absl::Status Upsert(const CapabilitySpec& spec);
-  void Remove(const std::string& identifier, bool revoke);
+  void Remove(const std::string& identifier, Removal removal, RemovalDone done);
   absl::Time RunDue();
   void BeginShutdown(bool revoke);
   void RescanExistingKeys();
   bool Drained() const;
-  std::optional<CapabilityStatus> GetStatus(const std::string& identifier) const;
-  std::vector<CapabilityStatus> AllStatuses() const;
+  std::optional<HeartbeatStatus> GetStatus(const std::string& identifier) const;
+  std::vector<HeartbeatStatus> AllStatuses() const;
   EngineGauges Gauges() const;
 
   // Keep-alive answers are only queued here (they arrive by the thousand per second on
@@ -95,8 +74,9 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void OnKeepAliveStreamState(bool up, const absl::Status& why) override;
 
  private:
+  enum class Track { kLease, kPut };
   struct Action {
-    enum class Kind { kGrant, kPut, kKeepAlive, kRevoke, kScan };
+    enum class Kind { kGrant, kPut, kKeepAlive, kRevoke, kDelete, kScan };
     explicit Action(Kind k, uint32_t s = 0, uint64_t inc = 0, int64_t l = 0)
         : kind(k), slot(s), incarnation(inc), lease(l) {}
     Kind kind;
@@ -105,12 +85,14 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
     int64_t lease = 0;
     int64_t ttl = 0;
     uint64_t count = 0;
+    uint64_t removal = 0;  // kRevoke, kDelete: the removal waiting for it (0: none)
     std::string key;
     std::string value;
   };
   struct Effects {
     std::vector<Action> actions;
     std::vector<std::string> changed;
+    std::vector<std::pair<RemovalDone, absl::Status>> removed;  // completions to report
     bool wake = false;
   };
   struct HeapItem {
@@ -118,6 +100,24 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
     uint32_t slot;
     uint32_t version;
     bool operator>(const HeapItem& o) const { return due > o.due; }
+  };
+  struct QueueItem {
+    uint32_t slot;
+    uint64_t incarnation;
+    Track track;
+  };
+  // A revoke or key deletion waiting for an in-flight slot.
+  struct Cleanup {
+    Action::Kind kind;  // kRevoke or kDelete
+    int64_t lease = 0;
+    std::string key;
+    uint64_t removal = 0;
+  };
+  // A Remove(kDeleteKey) waiting for its revoke and deletion to be answered.
+  struct PendingRemoval {
+    int outstanding = 0;
+    absl::Status status;
+    RemovalDone done;
   };
   struct KeepAliveAnswer {
     int64_t lease;
@@ -130,41 +130,61 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   };
   enum class ScanState { kWaiting, kInFlight, kDone };
 
-  // --- under mu_ (engine.cc) ---
+  // --- under mu_: engine.cc ---
   Entry* Find(uint32_t slot, uint64_t incarnation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Schedule(Entry& e, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Evaluate(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EvaluateLease(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EvaluatePut(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Time NextDue(const Entry& e) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  bool TakeSlot(Entry& e, bool urgent, absl::Time scheduled) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool TakeSlot(Entry& e, Track track, bool urgent, absl::Time scheduled)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainQueues(absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void QueueRevoke(int64_t lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void QueueCleanup(Cleanup cleanup) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A revoke or deletion of `removal` was answered.
+  void SettleRemoval(uint64_t removal, const absl::Status& status, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseEntry(Entry& e, bool revoke, uint64_t removal, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Duration KeepAlivePeriod(const Entry& e) const;
+  absl::Duration PutPeriod(const Entry& e) const;
+  void PlacePhases(Entry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetLeaseState(Entry& e, LeaseTrack::State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- under mu_: engine_eval.cc ---
+  // Runs every track of `e` that is due at `now`, then schedules its next due time.
+  void Evaluate(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kGranting: probe an adoptable lease or ask for a grant slot.
+  void EvaluateGranting(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kHeld, kRegranting: lease deadline, keep-alive, and the TTL change's grant.
+  void EvaluateHeld(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends a grant when a slot is free (or queues for one).
+  void StartGrant(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvaluatePut(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Time NextDue(const Entry& e) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void SetHealth(Entry& e, Health health, std::string message, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LoseLease(Entry& e, absl::string_view why, absl::Time now, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PlacePhases(Entry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SetPhase(Entry& e, Phase phase) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void TrackLag(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Routine puts pause while the oldest unanswered keep-alive is older than
-  // options_.keepalive_congestion of its TTL (see engine.h).
-  void TrackCongestion(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteKeepAliveSent(Entry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EraseEntry(Entry& e, bool revoke, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Duration KeepAlivePeriod(const Entry& e) const;
-  CapabilityStatus Snapshot(const Entry& e) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  std::string RenderValue(const Entry& e, absl::Time now, uint64_t count) const;
+  HeartbeatStatus Snapshot(const Entry& e) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::string RenderValue(const Entry& e, absl::Time wall_now, uint64_t count) const;
   // Per-capability lines go through a limiter per message, so that a fleet-wide event logs
   // examples and a count instead of one line per capability.
   void LogLimited(LogLevel level, absl::string_view msg, std::initializer_list<LogField> fields)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // --- without mu_ (engine_events.cc) ---
+  // --- under mu_: engine_load.cc ---
+  void TrackLag(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Routine puts pause while the oldest unanswered keep-alive is older than
+  // options_.keepalive_congestion of its TTL (see engine.h).
+  void TrackCongestion(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- without mu_: engine_events.cc ---
   void Apply(Effects& fx);
-  void OnGrant(uint32_t slot, uint64_t incarnation, absl::Time sent,
+  void OnGrant(uint32_t slot, uint64_t incarnation, absl::Time sent, int64_t requested_ttl,
                absl::StatusOr<etcd::GrantedLease> result);
+  void GrantFailed(Entry& e, const absl::Status& status, absl::Time now, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void GrantSucceeded(Entry& e, const etcd::GrantedLease& granted, absl::Time sent,
+                      int64_t requested_ttl, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct PutMeta {
     uint32_t slot;
     uint64_t incarnation;
@@ -177,10 +197,10 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void OnPuts(const std::vector<PutMeta>& puts, const absl::Status& status);
   void HandlePut(const PutMeta& put, const absl::Status& status, absl::Time now, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnRevoke(int64_t lease, absl::Status status);
+  void OnRevoke(int64_t lease, uint64_t removal, absl::Status status);
+  void OnDelete(const std::string& key, uint64_t removal, absl::Status status);
   void OnScan(absl::StatusOr<etcd::RangeResult> result);
-  void HandleScanPage(const etcd::RangeResult& page, Effects& fx)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleScanPage(const etcd::RangeResult& page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyKeepAlive(const KeepAliveAnswer& answer, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -202,9 +222,11 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   std::priority_queue<HeapItem, std::vector<HeapItem>, std::greater<HeapItem>> heap_
       ABSL_GUARDED_BY(mu_);
   absl::Time announced_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // last RunDue answer
-  std::deque<std::pair<uint32_t, uint64_t>> urgent_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::pair<uint32_t, uint64_t>> normal_ ABSL_GUARDED_BY(mu_);
-  std::deque<int64_t> revokes_ ABSL_GUARDED_BY(mu_);
+  std::deque<QueueItem> urgent_ ABSL_GUARDED_BY(mu_);
+  std::deque<QueueItem> normal_ ABSL_GUARDED_BY(mu_);
+  std::deque<Cleanup> cleanups_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, PendingRemoval> removals_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_removal_ ABSL_GUARDED_BY(mu_) = 1;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool reserved_ ABSL_GUARDED_BY(mu_) = false;  // a dequeued entry may take a slot
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
@@ -218,7 +240,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
 
   absl::Mutex inbox_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::vector<KeepAliveAnswer> inbox_ ABSL_GUARDED_BY(inbox_mu_);
-  int64_t held_ ABSL_GUARDED_BY(mu_) = 0;  // entries in Phase::kHeld
+  int64_t held_ ABSL_GUARDED_BY(mu_) = 0;  // entries whose lease track holds a lease
 
   bool stream_up_ ABSL_GUARDED_BY(mu_) = false;
   bool stream_was_up_ ABSL_GUARDED_BY(mu_) = false;

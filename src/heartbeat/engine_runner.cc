@@ -4,54 +4,62 @@
 
 namespace hb::heartbeat {
 
-EngineRunner::EngineRunner(HeartbeatEngine& engine, absl::Duration min_period)
-    : engine_(engine), min_period_(min_period) {
-  engine_.SetWakeHook([this] { Wake(); });
+EngineRunner::EngineRunner(HeartbeatEngine& engine, Clock& clock, absl::Duration min_period)
+    : engine_(engine), clock_(clock), min_period_(min_period), wake_(clock), done_(clock) {
+  engine_.SetWakeHook([this] { wake_.NotifyAll(); });
   thread_ = std::thread([this] { Loop(); });
 }
 
-EngineRunner::~EngineRunner() {
+EngineRunner::~EngineRunner() { Stop(); }
+
+void EngineRunner::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
-    woken_ = true;
   }
+  wake_.NotifyAll();
   if (thread_.joinable()) thread_.join();
-}
-
-void EngineRunner::Wake() {
-  absl::MutexLock lock(&mu_);
-  woken_ = true;
 }
 
 void EngineRunner::Loop() {
   while (true) {
-    absl::Time ran = absl::Now();
+    uint64_t epoch = wake_.Epoch();  // a wake-up during RunDue() is not lost
+    absl::Time ran = clock_.Now();
     absl::Time next = engine_.RunDue();
-    absl::MutexLock lock(&mu_);
-    if (stop_) return;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_) return;
+      if (draining_ && !drained_ && engine_.Drained()) {
+        drained_ = true;
+        done_.NotifyAll();
+      }
+    }
     // Sleep until `next` (at most a second, as a safety net) unless woken.
-    absl::Time deadline = std::clamp(next, ran + min_period_, ran + absl::Seconds(1));
-    mu_.AwaitWithDeadline(absl::Condition(&woken_), deadline);
-    woken_ = false;
-    if (stop_) return;
+    wake_.WaitUntil(std::clamp(next, ran + min_period_, ran + absl::Seconds(1)), epoch);
   }
 }
 
 bool EngineRunner::Shutdown(bool revoke, absl::Duration timeout) {
-  engine_.BeginShutdown(revoke);
-  absl::Time deadline = absl::Now() + timeout;
-  bool drained = false;
-  while (!(drained = engine_.Drained()) && absl::Now() < deadline) {
-    Wake();
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  engine_.BeginShutdown(revoke);  // wakes the loop through the engine's hook
   {
     absl::MutexLock lock(&mu_);
-    stop_ = true;
-    woken_ = true;
+    draining_ = true;
   }
-  if (thread_.joinable()) thread_.join();
+  wake_.NotifyAll();
+  // The loop marks the engine drained after a RunDue(); the engine wakes it when its last
+  // call in flight is answered.
+  absl::Time deadline = clock_.Now() + timeout;
+  bool drained = false;
+  while (true) {
+    uint64_t epoch;
+    {
+      absl::MutexLock lock(&mu_);
+      drained = drained_;
+      epoch = done_.Epoch();
+    }
+    if (drained || !done_.WaitUntil(deadline, epoch)) break;
+  }
+  Stop();
   return drained;
 }
 

@@ -1,13 +1,14 @@
-// EngineRunner: drives a HeartbeatEngine on real time with one thread.
+// EngineRunner: drives a HeartbeatEngine with one thread.
 //
-// The thread calls engine.RunDue(), sleeps until the time it returns or until the engine's
-// wake hook fires, and repeats. Timed wake-ups are at least `min_period` apart, so that a
-// large fleet's beats are handled in batches (each beat at most that late, and the puts of
-// a batch share etcd transactions) rather than with one thread wake-up per beat: at 1,000
-// beats/s a 100 ms window costs about a fifth of the CPU of a 5 ms one. Urgent work
-// (first puts, re-grants) comes through the wake hook and is not delayed. Shutdown() asks the
-// engine to stop (revoking leases or not) and keeps driving it until it is drained or the timeout
-// passes. Thread-safe; the engine must outlive the runner.
+// The thread calls engine.RunDue(), sleeps on the Clock until the time it returns or until
+// the engine's wake hook fires, and repeats. Timed wake-ups are at least `min_period`
+// apart, so that a large fleet's beats are handled in batches (each beat at most that late,
+// and the puts of a batch share etcd transactions) rather than with one thread wake-up per
+// beat: at 1,000 beats/s a 100 ms window costs about a fifth of the CPU of a 5 ms one.
+// Urgent work (first puts, re-grants) comes through the wake hook and is not delayed.
+// Shutdown() asks the engine to stop (revoking leases or not) and keeps driving it until
+// it is drained or the timeout passes. Thread-safe; the engine and the clock must outlive
+// the runner.
 #pragma once
 
 #include <thread>
@@ -15,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "heartbeat/engine.h"
 
 namespace hb::heartbeat {
@@ -22,8 +24,8 @@ namespace hb::heartbeat {
 class EngineRunner {
  public:
   // Installs the engine's wake hook and starts the thread.
-  explicit EngineRunner(HeartbeatEngine& engine,
-                        absl::Duration min_period = absl::Milliseconds(100));
+  EngineRunner(HeartbeatEngine& engine, Clock& clock,
+               absl::Duration min_period = absl::Milliseconds(100));
   ~EngineRunner();  // stops without draining if Shutdown() was not called
 
   // Returns true when the engine drained (every revoke answered) before `timeout`.
@@ -31,13 +33,17 @@ class EngineRunner {
 
  private:
   void Loop();
-  void Wake();
+  void Stop();
 
   HeartbeatEngine& engine_;
+  Clock& clock_;
   const absl::Duration min_period_;
+  Waiter wake_;  // the engine's wake hook, Stop() and Shutdown() notify it
+  Waiter done_;  // the loop notifies it when the engine has drained
   absl::Mutex mu_;
-  bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;  // Shutdown() waits for Drained()
+  bool drained_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -29,7 +29,7 @@ Informer::Informer(kube::KubeClient& client, Clock& clock, InformerOptions optio
 
 void Informer::AddHandler(Handler handler) { handlers_.push_back(std::move(handler)); }
 
-void Informer::Run(const kube::CancelToken& cancel) {
+void Informer::Run(const CancelToken& cancel) {
   LogDebug("informer starting", {{"informer", name_}});
   State state = State::kListing;
   while (!cancel.IsCancelled()) {
@@ -38,7 +38,7 @@ void Informer::Run(const kube::CancelToken& cancel) {
   LogDebug("informer stopped", {{"informer", name_}});
 }
 
-Informer::State Informer::List(const kube::CancelToken& cancel) {
+Informer::State Informer::List(const CancelToken& cancel) {
   kube::ListOptions list;
   list.label_selector = options_.label_selector;
   list.field_selector = options_.field_selector;
@@ -76,7 +76,7 @@ Informer::State Informer::List(const kube::CancelToken& cancel) {
   return State::kWatching;
 }
 
-Informer::State Informer::Watch(const kube::CancelToken& cancel) {
+Informer::State Informer::Watch(const CancelToken& cancel) {
   kube::WatchOptions watch;
   watch.resource_version = rv_;
   watch.label_selector = options_.label_selector;
@@ -126,12 +126,12 @@ Informer::State Informer::Watch(const kube::CancelToken& cancel) {
   return State::kWatching;
 }
 
-void Informer::PauseIfRestartingQuietly(const kube::CancelToken& cancel) {
+void Informer::PauseIfRestartingQuietly(const CancelToken& cancel) {
   if (++quiet_restarts_ < 2) return;
   absl::Duration delay = backoff_.Next(jitter_);
   LogDebug("watches end without events; waiting before the next one",
            {{"informer", name_}, {"delay", Rounded(delay)}});
-  Sleep(delay, cancel);
+  clock_.SleepFor(delay, cancel);
 }
 
 void Informer::OnWatchEvent(kube::WatchEvent event, bool* progress) {
@@ -156,8 +156,7 @@ void Informer::SetResourceVersion(const std::string& rv) {
   stats_.last_resource_version = rv;
 }
 
-void Informer::Failed(const char* what, const absl::Status& status,
-                      const kube::CancelToken& cancel) {
+void Informer::Failed(const char* what, const absl::Status& status, const CancelToken& cancel) {
   {
     absl::MutexLock lock(&mu_);
     ++stats_.errors;
@@ -175,7 +174,7 @@ void Informer::Failed(const char* what, const absl::Status& status,
         message,
         {{"informer", name_}, {"failures", failures_}, {"error", std::string(status.message())}});
   }
-  Sleep(delay, cancel);
+  clock_.SleepFor(delay, cancel);
 }
 
 void Informer::Recovered(const char* what) {
@@ -183,14 +182,6 @@ void Informer::Recovered(const char* what) {
   LogInfo(absl::StrCat(what, " recovered"), {{"informer", name_}, {"failures", failures_}});
   failing_.clear();
   failures_ = 0;
-}
-
-void Informer::Sleep(absl::Duration delay, const kube::CancelToken& cancel) {
-  if (options_.sleep) {
-    options_.sleep(delay, cancel);
-  } else {
-    cancel.WaitForCancel(delay);
-  }
 }
 
 bool Informer::HasSynced() const {
@@ -201,6 +192,20 @@ bool Informer::HasSynced() const {
 bool Informer::WaitForSync(absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(absl::Condition(&synced_), timeout);
+}
+
+bool Informer::WaitForSync(const CancelToken& cancel) const {
+  bool cancelled = false;
+  // Registered before the lock is taken: the callback takes it.
+  CancelToken::Registration wake = cancel.OnCancel([this, &cancelled] {
+    absl::MutexLock lock(&mu_);
+    cancelled = true;
+  });
+  absl::MutexLock lock(&mu_);
+  auto done = [this, &cancelled]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return synced_ || cancelled; };
+  mu_.Await(absl::Condition(&done));
+  return synced_;
 }
 
 std::optional<nlohmann::json> Informer::Get(const std::string& key) const {

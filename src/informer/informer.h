@@ -21,6 +21,9 @@
 //  - Logs one line per change of state (first failure of a kind, recovery, 410), at debug
 //    level for each further retry.
 //
+// Time: backoff sleeps go through the Clock (Clock::SleepFor), so tests drive them on a
+// FakeClock.
+//
 // Threading: Run() blocks on the calling thread until `cancel` is cancelled; handlers are
 // called on that thread, one event at a time, in the order of the changes, after the cache
 // has been updated (a handler calling Get() sees the new state) and with no lock held.
@@ -46,9 +49,6 @@
 
 namespace hb::informer {
 
-// Sleeps `delay` unless `cancel` is cancelled first.
-using SleepFunction = std::function<void(absl::Duration, const kube::CancelToken&)>;
-
 struct InformerOptions {
   kube::ResourceRef ref;  // namespace_ empty: all namespaces (or a cluster-scoped resource)
   std::string label_selector;
@@ -56,8 +56,6 @@ struct InformerOptions {
   int64_t page_size = 500;
   int64_t watch_timeout_seconds = 300;  // asked of the server for every watch; 0: its default
   BackoffPolicy backoff{absl::Milliseconds(800), absl::Seconds(30), 2.0, 0.5};
-  // Default (empty): a cancel-aware real sleep. Tests pass one that advances a FakeClock.
-  SleepFunction sleep;
   uint64_t jitter_seed = 0;  // 0: random
   std::string name;          // for logs; default: the resource
 };
@@ -84,12 +82,14 @@ class Informer {
 
   // The list/watch loop; returns soon after `cancel` is cancelled (a list in flight finishes
   // first). Call once.
-  void Run(const kube::CancelToken& cancel);
+  void Run(const CancelToken& cancel);
 
   // The first list has been stored and its kAdded events handled.
   bool HasSynced() const;
   // Waits (real time) for HasSynced(); false after `timeout`.
   bool WaitForSync(absl::Duration timeout) const;
+  // Waits for HasSynced() or for `cancel`; returns HasSynced().
+  bool WaitForSync(const CancelToken& cancel) const;
 
   // The cached object with key "namespace/name" (or "name").
   std::optional<nlohmann::json> Get(const std::string& key) const;
@@ -99,20 +99,19 @@ class Informer {
  private:
   enum class State { kListing, kWatching };
 
-  State List(const kube::CancelToken& cancel);
-  State Watch(const kube::CancelToken& cancel);
+  State List(const CancelToken& cancel);
+  State Watch(const CancelToken& cancel);
   // Handles one watch event on the Run thread; `progress` is set for object events.
   void OnWatchEvent(kube::WatchEvent event, bool* progress);
   // After a watch that ended quietly: the second such end in a row sleeps the backoff.
-  void PauseIfRestartingQuietly(const kube::CancelToken& cancel);
+  void PauseIfRestartingQuietly(const CancelToken& cancel);
   void Emit(const InformerEvent& event);
   void SetResourceVersion(const std::string& rv);
   // A failure of `what` ("list", "watch"): logs (once per streak at warning), counts and
   // sleeps the backoff.
-  void Failed(const char* what, const absl::Status& status, const kube::CancelToken& cancel);
+  void Failed(const char* what, const absl::Status& status, const CancelToken& cancel);
   // Logs the end of a failure streak of `what`, if there was one.
   void Recovered(const char* what);
-  void Sleep(absl::Duration delay, const kube::CancelToken& cancel);
 
   // Constant after construction.
   kube::KubeClient& client_;

@@ -8,6 +8,7 @@ namespace hb::informer {
 WorkQueue::WorkQueue(Clock& clock, WorkQueueOptions options)
     : clock_(clock),
       options_(std::move(options)),
+      changed_(clock),
       tokens_(options_.burst),
       tokens_at_(clock.Now()) {}
 
@@ -65,9 +66,11 @@ std::optional<std::string> WorkQueue::Get() {
   std::optional<std::string> key;
   absl::Duration queued;
   int adds = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    while (true) {
+  while (true) {
+    absl::Time wake_at;
+    uint64_t epoch;
+    {
+      absl::MutexLock lock(&mu_);
       absl::Time now = clock_.Now();
       adds += MoveDueLocked(now);
       if (shutting_down_) break;
@@ -75,12 +78,13 @@ std::optional<std::string> WorkQueue::Get() {
         key = PopLocked(now, &queued);
         break;
       }
-      if (delayed_.empty()) {
-        ready_.Wait(&mu_);
-      } else {
-        ready_.WaitWithTimeout(&mu_, delayed_.begin()->first - now);
-      }
+      wake_at = delayed_.empty() ? absl::InfiniteFuture() : delayed_.begin()->first;
+      epoch = changed_.Epoch();
+      ++waiting_;
     }
+    changed_.WaitUntil(wake_at, epoch);
+    absl::MutexLock lock(&mu_);
+    --waiting_;
   }
   Report(adds, key, queued);
   return key;
@@ -108,23 +112,11 @@ void WorkQueue::Done(const std::string& key) {
     if (it == processing_.end()) return;
     worked = clock_.Now() - it->second;
     processing_.erase(it);
-    if (!shutting_down_ && dirty_.count(key) > 0) {
-      queue_.push_back(key);
-      ready_.Signal();
-    }
+    if (!shutting_down_ && dirty_.count(key) > 0) queue_.push_back(key);
+    NotifyLocked();  // a queued key, or one fewer in process for ShutDownWithDrain()
   }
   work_time_.Record(worked);
   if (options_.hooks.on_work_time) options_.hooks.on_work_time(worked);
-}
-
-void WorkQueue::Tick() {
-  int adds;
-  {
-    absl::MutexLock lock(&mu_);
-    adds = MoveDueLocked(clock_.Now());
-    ready_.SignalAll();
-  }
-  Report(adds, std::nullopt, absl::ZeroDuration());
 }
 
 void WorkQueue::ShutDown() {
@@ -134,14 +126,25 @@ void WorkQueue::ShutDown() {
   dirty_.clear();
   delayed_.clear();
   delayed_at_.clear();
-  ready_.SignalAll();
+  NotifyLocked();
 }
 
 bool WorkQueue::ShutDownWithDrain(absl::Duration timeout) {
   ShutDown();
-  absl::MutexLock lock(&mu_);
-  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return processing_.empty(); };
-  return mu_.AwaitWithTimeout(absl::Condition(&drained), timeout);
+  absl::Time deadline = clock_.Now() + timeout;
+  while (true) {
+    uint64_t epoch;
+    {
+      absl::MutexLock lock(&mu_);
+      if (processing_.empty()) return true;
+      if (clock_.Now() >= deadline) return false;
+      epoch = changed_.Epoch();
+      ++waiting_;
+    }
+    changed_.WaitUntil(deadline, epoch);
+    absl::MutexLock lock(&mu_);
+    --waiting_;
+  }
 }
 
 bool WorkQueue::ShuttingDown() const {
@@ -195,7 +198,7 @@ bool WorkQueue::AddLocked(const std::string& key, absl::Time now) {
   ++adds_;
   if (processing_.count(key) == 0) {
     queue_.push_back(key);
-    ready_.Signal();
+    NotifyLocked();
   }
   return true;
 }
@@ -213,7 +216,7 @@ bool WorkQueue::AddAfterLocked(const std::string& key, absl::Duration delay, abs
     delayed_at_.emplace(key, due);
   }
   delayed_.emplace(due, key);
-  ready_.SignalAll();  // blocked Get() callers recompute their deadline
+  NotifyLocked();  // blocked Get() callers recompute their deadline
   return false;
 }
 
@@ -242,6 +245,10 @@ absl::Duration WorkQueue::ReserveLocked(absl::Time now) {
   tokens_ -= 1;
   if (tokens_ >= 0) return absl::ZeroDuration();
   return absl::Seconds(-tokens_ / options_.qps);
+}
+
+void WorkQueue::NotifyLocked() {
+  if (waiting_ > 0) changed_.NotifyAll();
 }
 
 void WorkQueue::Report(int adds, const std::optional<std::string>& key, absl::Duration queued) {

@@ -11,9 +11,8 @@
 //  - ShutDown(): Get() returns nullopt at once (waiting and delayed keys are dropped) and
 //    adds are ignored; ShutDownWithDrain() also waits for the keys being processed.
 //
-// Time comes from the injected Clock. With a RealClock, Get() sleeps until the earliest
-// delayed key is due. With a FakeClock, tests call TryGet() (or Tick() when workers block in
-// Get()) after FakeClock::Advance(): a blocked Get() does not notice virtual time moving.
+// Time comes from the injected Clock, and so do the waits: a Get() blocked until the
+// earliest delayed key is due wakes when a FakeClock is advanced past it.
 //
 // Metrics use controller-runtime's names in mind (workqueue_depth, _adds_total,
 // _retries_total, _queue_duration_seconds, _work_duration_seconds,
@@ -97,11 +96,9 @@ class WorkQueue {
   std::optional<std::string> TryGet();
   // The caller finished `key` (successfully or not).
   void Done(const std::string& key);
-  // Moves due delayed keys (by the Clock) into the queue and wakes blocked Get() callers.
-  void Tick();
 
   void ShutDown();
-  // ShutDown(), then waits (real time) until every key handed out is Done(). True when
+  // ShutDown(), then waits (on the Clock) until every key handed out is Done(). True when
   // drained within `timeout`.
   bool ShutDownWithDrain(absl::Duration timeout);
   bool ShuttingDown() const;
@@ -123,6 +120,8 @@ class WorkQueue {
   absl::Duration BackoffLocked(const std::string& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The overall token bucket's delay for one more retry at `now` (takes a token).
   absl::Duration ReserveLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes the waiting threads, if any.
+  void NotifyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs the hooks for `adds` new keys and, when `key` is set, records its queue time.
   void Report(int adds, const std::optional<std::string>& key, absl::Duration queued);
 
@@ -130,8 +129,12 @@ class WorkQueue {
   Clock& clock_;
   const WorkQueueOptions options_;
 
+  // Notified when a key is queued, a delay moves earlier, a key is done, or at shutdown;
+  // Get() and ShutDownWithDrain() wait on it.
+  Waiter changed_;
+
   mutable absl::Mutex mu_;
-  absl::CondVar ready_;  // a key was queued, or shutdown
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;  // threads waiting on changed_
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Time> dirty_ ABSL_GUARDED_BY(mu_);       // waiting keys -> added at
   std::map<std::string, absl::Time> processing_ ABSL_GUARDED_BY(mu_);  // -> handed out at

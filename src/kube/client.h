@@ -23,7 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "kube/cancel.h"
+#include "common/cancel.h"
 #include "kube/errors.h"
 #include "kube/resource.h"
 #include "nlohmann/json.hpp"

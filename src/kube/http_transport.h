@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "kube/cancel.h"
+#include "common/cancel.h"
 #include "kube/config.h"
 
 namespace hb::kube {

@@ -99,4 +99,14 @@ std::string ObjectResourceVersion(const nlohmann::json& object) {
   return MetadataField(object, "resourceVersion");
 }
 
+ObjectReference ReferenceOf(const nlohmann::json& object) {
+  auto top = [&](const char* field) -> std::string {
+    if (!object.is_object()) return "";
+    auto it = object.find(field);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+  };
+  return ObjectReference{top("apiVersion"), top("kind"), ObjectNamespace(object),
+                         ObjectName(object), MetadataField(object, "uid")};
+}
+
 }  // namespace hb::kube

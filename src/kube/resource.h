@@ -41,4 +41,14 @@ std::string ObjectName(const nlohmann::json& object);
 std::string ObjectNamespace(const nlohmann::json& object);
 std::string ObjectResourceVersion(const nlohmann::json& object);
 
+// Which object something is about (an Event's involvedObject).
+struct ObjectReference {
+  std::string api_version;  // "v1", "chora.dev/v1alpha1"
+  std::string kind;
+  std::string namespace_;
+  std::string name;
+  std::string uid;  // may be empty
+};
+ObjectReference ReferenceOf(const nlohmann::json& object);
+
 }  // namespace hb::kube

@@ -193,27 +193,27 @@ void FakeKubeClient::ForceGoneOnNextWatch(int times) {
 void FakeKubeClient::CloseWatches() {
   absl::MutexLock lock(&mu_);
   for (auto& [id, watch] : watches_) watch.close = true;
-  changed_.SignalAll();
+  changed_.NotifyAll();
 }
 
 void FakeKubeClient::SendBookmarks() {
   absl::MutexLock lock(&mu_);
   for (auto& [id, watch] : watches_) ++watch.bookmarks;
-  changed_.SignalAll();
+  changed_.NotifyAll();
 }
 
 void FakeKubeClient::SetHistoryLimit(size_t n) {
   absl::MutexLock lock(&mu_);
   history_limit_ = std::max<size_t>(1, n);
   TrimHistoryLocked();
-  changed_.SignalAll();
+  changed_.NotifyAll();
 }
 
 void FakeKubeClient::CompactHistory() {
   absl::MutexLock lock(&mu_);
   history_.clear();
   oldest_replayable_ = rv_;
-  changed_.SignalAll();
+  changed_.NotifyAll();
 }
 
 // --- Set-up and inspection --------------------------------------------------------------

@@ -101,7 +101,7 @@ class FakeKubeClient final : public kube::KubeClient {
   absl::Status Delete(const kube::ResourceRef& ref, absl::string_view name,
                       const kube::DeleteOptions& options) override;
   absl::Status Watch(const kube::ResourceRef& ref, const kube::WatchOptions& options,
-                     const kube::WatchHandler& handler, const kube::CancelToken& cancel) override;
+                     const kube::WatchHandler& handler, const CancelToken& cancel) override;
 
   // --- Faults -------------------------------------------------------------------------
   // The next `times` calls of `verb` fail with `status` (before any effect). Queued per
@@ -192,7 +192,7 @@ class FakeKubeClient final : public kube::KubeClient {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits until watch `id` has something to send (nullopt), or returns how it ends.
   std::optional<absl::Status> WaitForWatchLocked(int64_t id, int64_t last, absl::Time deadline,
-                                                 const kube::CancelToken& cancel)
+                                                 const CancelToken& cancel)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends what the watcher sees of the events after *last, and moves *last to now.
   void CollectLocked(const kube::ResourceRef& ref, const ObjectSelector& selector, int64_t* last,
@@ -211,8 +211,9 @@ class FakeKubeClient final : public kube::KubeClient {
   Clock& clock_;
 
   mutable absl::Mutex mu_;
-  // Signalled on every write, knob and cancellation, for waiting watches.
-  mutable absl::CondVar changed_;
+  // Notified on every write, knob and cancellation, for waiting watches (whose server-side
+  // timeout runs on clock_).
+  mutable Waiter changed_{clock_};
   std::map<std::string, Objects> objects_ ABSL_GUARDED_BY(mu_);  // by collection
   std::deque<Event> history_ ABSL_GUARDED_BY(mu_);
   size_t history_limit_ ABSL_GUARDED_BY(mu_);

@@ -84,7 +84,7 @@ void BumpGeneration(nlohmann::json& metadata) {
 }  // namespace
 
 std::string FakeKubeClient::NowText() const {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", clock_.Now(), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", clock_.WallNow(), absl::UTCTimeZone());
 }
 
 std::string FakeKubeClient::NewUid() {
@@ -114,7 +114,7 @@ nlohmann::json FakeKubeClient::CommitLocked(kube::WatchEventType type,
   }
   history_.push_back(std::move(event));
   TrimHistoryLocked();
-  changed_.SignalAll();
+  changed_.NotifyAll();
   return object;
 }
 

@@ -41,7 +41,7 @@ std::optional<WatchEvent> Translate(WatchEventType type, const nlohmann::json& o
 
 // Hands `events` to the handler in order; stops at a handler error or a cancellation.
 absl::Status Deliver(std::vector<WatchEvent>& events, const kube::WatchHandler& handler,
-                     const kube::CancelToken& cancel) {
+                     const CancelToken& cancel) {
   for (auto& event : events) {
     if (cancel.IsCancelled()) return absl::CancelledError("watch cancelled");
     absl::Status handled = handler(std::move(event));
@@ -54,21 +54,17 @@ absl::Status Deliver(std::vector<WatchEvent>& events, const kube::WatchHandler& 
 }  // namespace
 
 absl::Status FakeKubeClient::Watch(const kube::ResourceRef& ref, const kube::WatchOptions& options,
-                                   const kube::WatchHandler& handler,
-                                   const kube::CancelToken& cancel) {
+                                   const kube::WatchHandler& handler, const CancelToken& cancel) {
   absl::Status begun = BeginCall(Verb::kWatch, ref, "", "", options.resource_version);
   if (!begun.ok()) return begun;
   auto selector = ObjectSelector::Parse(options.label_selector, options.field_selector);
   if (!selector.ok()) return selector.status();
   const absl::Time deadline = options.timeout_seconds > 0
-                                  ? absl::Now() + absl::Seconds(options.timeout_seconds)
+                                  ? clock_.Now() + absl::Seconds(options.timeout_seconds)
                                   : absl::InfiniteFuture();
   // Declared before any lock is taken: its destructor may wait for the callback, which
   // takes mu_.
-  kube::CancelToken::Registration wake = cancel.OnCancel([this] {
-    absl::MutexLock lock(&mu_);
-    changed_.SignalAll();
-  });
+  CancelToken::Registration wake = cancel.OnCancel([this] { changed_.NotifyAll(); });
 
   std::vector<WatchEvent> batch;
   int64_t last = 0;
@@ -79,7 +75,7 @@ absl::Status FakeKubeClient::Watch(const kube::ResourceRef& ref, const kube::Wat
     if (!started.ok()) return started;
     id = next_watch_id_++;
     watches_[id] = OpenWatch();
-    changed_.SignalAll();
+    changed_.NotifyAll();
   }
   absl::Status result;
   while ((result = Deliver(batch, handler, cancel)).ok()) {
@@ -96,7 +92,7 @@ absl::Status FakeKubeClient::Watch(const kube::ResourceRef& ref, const kube::Wat
   }
   absl::MutexLock lock(&mu_);
   watches_.erase(id);
-  changed_.SignalAll();
+  changed_.NotifyAll();
   return result;
 }
 
@@ -130,15 +126,18 @@ absl::Status FakeKubeClient::StartWatchLocked(const kube::ResourceRef& ref,
 
 std::optional<absl::Status> FakeKubeClient::WaitForWatchLocked(int64_t id, int64_t last,
                                                                absl::Time deadline,
-                                                               const kube::CancelToken& cancel) {
+                                                               const CancelToken& cancel) {
   const OpenWatch& self = watches_[id];
   while (true) {
     if (cancel.IsCancelled()) return absl::CancelledError("watch cancelled");
     // The server ends the stream: CloseWatches(), the timeout, or a watcher that fell
     // behind the history window (as the real watch cache drops it).
-    if (self.close || absl::Now() >= deadline || TooOldLocked(last)) return absl::OkStatus();
+    if (self.close || clock_.Now() >= deadline || TooOldLocked(last)) return absl::OkStatus();
     if (last < rv_ || self.bookmarks > 0) return std::nullopt;
-    changed_.WaitWithDeadline(&mu_, deadline);
+    uint64_t epoch = changed_.Epoch();
+    mu_.Unlock();
+    changed_.WaitUntil(deadline, epoch);
+    mu_.Lock();
   }
 }
 

@@ -16,19 +16,11 @@ LeaderElector::LeaderElector(kube::KubeClient& client, Clock& clock, LeaderElect
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
       ref_{"coordination.k8s.io", "v1", "leases", options_.lease_namespace},
-      jitter_(Jitter::RandomSeed()) {}
+      jitter_(options_.jitter_seed != 0 ? options_.jitter_seed : Jitter::RandomSeed()) {}
 
 std::string LeaderElector::Leader() const {
   absl::MutexLock lock(&mu_);
   return observed_holder_;
-}
-
-void LeaderElector::Sleep(absl::Duration d, const kube::CancelToken& cancel) {
-  if (options_.sleep) {
-    options_.sleep(d, cancel);
-  } else {
-    cancel.WaitForCancel(d);
-  }
 }
 
 void LeaderElector::ObserveHolder(const std::string& holder) {
@@ -45,7 +37,7 @@ void LeaderElector::ObserveHolder(const std::string& holder) {
 }
 
 nlohmann::json LeaderElector::LeaseObject(const nlohmann::json& previous, bool take_over) const {
-  std::string now = MicroTime(clock_.Now());
+  std::string now = MicroTime(clock_.WallNow());
   nlohmann::json lease = previous.is_object() ? previous : nlohmann::json::object();
   lease["apiVersion"] = "coordination.k8s.io/v1";
   lease["kind"] = "Lease";
@@ -97,14 +89,14 @@ LeaderElector::Attempt LeaderElector::TryAcquireOrRenew() {
   return Attempt::kAcquired;
 }
 
-void LeaderElector::Run(const kube::CancelToken& cancel) {
+void LeaderElector::Run(const CancelToken& cancel) {
   LogInfo("Campaigning for leadership",
           {{"lease", absl::StrCat(options_.lease_namespace, "/", options_.lease_name)},
            {"identity", options_.identity}});
   while (!cancel.IsCancelled()) {
     // Candidate: try every retry period (jittered) until the lease is ours.
     if (TryAcquireOrRenew() != Attempt::kAcquired) {
-      Sleep(jitter_.Spread(options_.retry_period, 0.2), cancel);
+      clock_.SleepFor(jitter_.Spread(options_.retry_period, 0.2), cancel);
       continue;
     }
     leading_.store(true);
@@ -113,7 +105,7 @@ void LeaderElector::Run(const kube::CancelToken& cancel) {
     // Leader: renew every retry period; give up after renew_deadline without success.
     absl::Time last_renewal = clock_.Now();
     while (!cancel.IsCancelled()) {
-      Sleep(options_.retry_period, cancel);
+      clock_.SleepFor(options_.retry_period, cancel);
       if (cancel.IsCancelled()) break;
       if (TryAcquireOrRenew() == Attempt::kAcquired) {
         last_renewal = clock_.Now();
@@ -137,7 +129,7 @@ void LeaderElector::Release() {
   nlohmann::json lease = *current;
   lease["spec"]["holderIdentity"] = "";
   lease["spec"]["leaseDurationSeconds"] = 1;
-  lease["spec"]["renewTime"] = MicroTime(clock_.Now());
+  lease["spec"]["renewTime"] = MicroTime(clock_.WallNow());
   auto released = client_.Update(ref_, lease);
   if (released.ok()) {
     LogInfo("Leadership released", {{"identity", options_.identity}});

@@ -8,8 +8,9 @@
 //
 // Run() blocks until cancelled; callbacks run on its thread and must not block for long.
 // Release() (after cancelling Run) gives the lease up at once so that another replica
-// takes over without waiting for it to expire. Timing uses the injected Clock and a
-// cancel-aware sleep, so tests run on virtual time. Thread-safe.
+// takes over without waiting for it to expire. Timing and sleeps use the injected Clock
+// (expiry on its monotonic Now(), Lease timestamps from WallNow()), so tests run on
+// virtual time. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -32,8 +33,7 @@ struct LeaderElectionOptions {
   absl::Duration lease_duration = absl::Seconds(15);
   absl::Duration renew_deadline = absl::Seconds(10);
   absl::Duration retry_period = absl::Seconds(2);
-  // Waits `d` or until the token is cancelled; default: real time.
-  std::function<void(absl::Duration d, const kube::CancelToken&)> sleep;
+  uint64_t jitter_seed = 0;  // retry jitter; 0: random
 };
 
 struct LeaderCallbacks {
@@ -48,7 +48,7 @@ class LeaderElector {
                 LeaderCallbacks callbacks);
 
   // Campaigns, leads and renews until `cancel`; returns after stopped_leading if it led.
-  void Run(const kube::CancelToken& cancel);
+  void Run(const CancelToken& cancel);
   bool IsLeader() const { return leading_.load(); }
   std::string Leader() const;
   // Empties the Lease's holder if this replica still holds it.
@@ -59,7 +59,6 @@ class LeaderElector {
   Attempt TryAcquireOrRenew();
   nlohmann::json LeaseObject(const nlohmann::json& previous, bool take_over) const;
   void ObserveHolder(const std::string& holder);
-  void Sleep(absl::Duration d, const kube::CancelToken& cancel);
 
   kube::KubeClient& client_;
   Clock& clock_;

@@ -149,7 +149,7 @@ void OperatorCollector::CollectEngine(std::vector<MetricFamily>& out) const {
       Family(out, "heartbeat_operator_capability_ttl_remaining_seconds",
              "Seconds left on the capability's lease (local estimate)", MetricType::Gauge);
   absl::Time now = sources_.clock->Now();
-  for (const heartbeat::CapabilityStatus& c : sources_.engine->AllStatuses()) {
+  for (const heartbeat::HeartbeatStatus& c : sources_.engine->AllStatuses()) {
     if (c.last_heartbeat) {
       ClientMetric m = Metric({{"identifier", c.identifier}});
       m.gauge.value = absl::ToDoubleSeconds(*c.last_heartbeat - absl::UnixEpoch());

@@ -77,8 +77,7 @@ std::vector<std::string> DeclarationIndex::SetConfigMap(const std::string& confi
 }
 
 std::vector<std::string> DeclarationIndex::SetMirror(const std::string& object_key,
-                                                     std::optional<std::string> identifier,
-                                                     const std::string& source) {
+                                                     std::optional<capability::Mirror> mirror) {
   absl::MutexLock lock(&mu_);
   std::set<std::string> affected;
   if (auto it = mirrors_.find(object_key); it != mirrors_.end()) {
@@ -87,10 +86,11 @@ std::vector<std::string> DeclarationIndex::SetMirror(const std::string& object_k
     Drop(it->second);
     mirrors_.erase(it);
   }
-  if (identifier) {
-    affected.insert(*identifier);
-    mirrors_[object_key] = *identifier;
-    by_identifier_[*identifier].mirrors[object_key] = source;
+  if (mirror) {
+    std::string identifier = mirror->identifier;
+    affected.insert(identifier);
+    mirrors_[object_key] = identifier;
+    by_identifier_[identifier].mirrors[object_key] = *std::move(mirror);
   }
   return {affected.begin(), affected.end()};
 }

@@ -3,8 +3,9 @@
 //
 // Three kinds of entries: Capability resources (user-created), ConfigMap entries, and
 // mirrors (Capability objects the operator creates for ConfigMap entries; they are not
-// declarations themselves). Every setter returns the identifiers whose picture changed,
-// for the caller to enqueue. Thread-safe.
+// declarations themselves). Each is stored as parsed once from its object, so the
+// reconciler never reads the informer caches. Every setter returns the identifiers whose
+// picture changed, for the caller to enqueue. Thread-safe.
 #pragma once
 
 #include <map>
@@ -21,7 +22,7 @@ namespace hb::op {
 
 struct IndexEntry {
   std::vector<capability::Declaration> declarations;  // resources and ConfigMap entries
-  std::map<std::string, std::string> mirrors;         // mirror object key -> source annotation
+  std::map<std::string, capability::Mirror> mirrors;  // by object key "ns/name"
 };
 
 class DeclarationIndex {
@@ -32,11 +33,9 @@ class DeclarationIndex {
   // Everything ConfigMap `configmap_key` declares (empty: nothing, or it is gone).
   std::vector<std::string> SetConfigMap(const std::string& configmap_key,
                                         std::vector<capability::Declaration> declarations);
-  // A mirror object for `identifier` with source annotation `source`; nullopt identifier:
-  // the mirror is gone.
+  // The mirror object `object_key` as it is now; nullopt: it is gone.
   std::vector<std::string> SetMirror(const std::string& object_key,
-                                     std::optional<std::string> identifier,
-                                     const std::string& source);
+                                     std::optional<capability::Mirror> mirror);
 
   IndexEntry Get(const std::string& identifier) const;
   std::vector<std::string> Identifiers() const;

@@ -8,17 +8,14 @@ namespace hb::op {
 EventRecorder::EventRecorder(kube::KubeClient& client, Clock& clock, std::string instance)
     : client_(client), clock_(clock), instance_(std::move(instance)) {}
 
-void EventRecorder::Record(const nlohmann::json& object, bool warning, const std::string& reason,
-                           const std::string& message) {
-  const nlohmann::json& metadata = object.value("metadata", nlohmann::json::object());
-  std::string ns = metadata.value("namespace", "default");
-  std::string name = metadata.value("name", "");
-  std::string now = capability::KubeTime(clock_.Now());
-  nlohmann::json involved = {{"apiVersion", object.value("apiVersion", "")},
-                             {"kind", object.value("kind", "")},
-                             {"name", name},
-                             {"namespace", ns}};
-  if (metadata.contains("uid")) involved["uid"] = metadata["uid"];
+void EventRecorder::Record(const kube::ObjectReference& object, bool warning,
+                           const std::string& reason, const std::string& message) {
+  std::string ns = object.namespace_.empty() ? "default" : object.namespace_;
+  const std::string& name = object.name;
+  std::string now = capability::KubeTime(clock_.WallNow());
+  nlohmann::json involved = {
+      {"apiVersion", object.api_version}, {"kind", object.kind}, {"name", name}, {"namespace", ns}};
+  if (!object.uid.empty()) involved["uid"] = object.uid;
   nlohmann::json event = {{"apiVersion", "v1"},
                           {"kind", "Event"},
                           {"metadata", {{"generateName", name + "."}, {"namespace", ns}}},

@@ -9,7 +9,6 @@
 
 #include "common/clock.h"
 #include "kube/client.h"
-#include "nlohmann/json.hpp"
 
 namespace hb::op {
 
@@ -17,9 +16,8 @@ class EventRecorder {
  public:
   EventRecorder(kube::KubeClient& client, Clock& clock, std::string instance);
 
-  // `object` is the involved object as read from the API (apiVersion, kind, metadata).
   // `warning` selects type Warning instead of Normal.
-  void Record(const nlohmann::json& object, bool warning, const std::string& reason,
+  void Record(const kube::ObjectReference& object, bool warning, const std::string& reason,
               const std::string& message);
 
  private:

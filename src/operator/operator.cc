@@ -14,17 +14,15 @@ const kube::ResourceRef kConfigMaps{"", "v1", "configmaps", ""};
 
 }  // namespace
 
-Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine,
-                   etcd::EtcdClient& etcd, Clock& clock, OperatorOptions options)
+Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine, Clock& clock,
+                   OperatorOptions options)
     : kube_(kube), engine_(engine), clock_(clock), options_(std::move(options)) {
   informer::WorkQueueOptions queue_options;
   queue_options.name = "capability";
   queue_ = std::make_unique<informer::WorkQueue>(clock_, queue_options);
   events_ = std::make_unique<EventRecorder>(kube_, clock_, options_.instance);
-  reconciler_ = std::make_unique<CapabilityReconciler>(
-      kube_, engine_, etcd, index_, [this](const std::string& key) { return FindCapability(key); },
-      [this](const std::string& key) { return FindConfigMap(key); }, *events_, clock_,
-      options_.reconciler);
+  reconciler_ = std::make_unique<CapabilityReconciler>(kube_, engine_, index_, *events_, clock_,
+                                                       options_.reconciler);
 
   std::vector<std::string> namespaces = options_.watch_namespaces;
   if (namespaces.empty()) namespaces.push_back("");
@@ -64,7 +62,7 @@ Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine,
 Operator::~Operator() { Stop(); }
 
 void Operator::Start(bool lead) {
-  if (lead) leading_.store(true);
+  if (lead) Lead();
   for (auto* group : {&capability_informers_, &configmap_informers_}) {
     for (auto& informer : *group) {
       informer::Informer* raw = informer.get();
@@ -74,16 +72,12 @@ void Operator::Start(bool lead) {
   threads_.emplace_back([this] {
     for (auto* group : {&capability_informers_, &configmap_informers_}) {
       for (auto& informer : *group) {
-        while (!cancel_.IsCancelled() && !informer->WaitForSync(absl::Seconds(1))) {
-        }
+        if (!informer->WaitForSync(cancel_)) return;  // cancelled
       }
     }
-    if (cancel_.IsCancelled()) return;
     synced_.store(true);
     LogInfo("Caches synced", {{"identifiers", static_cast<int64_t>(index_.Identifiers().size())}});
-    while (!leading_.load() && !cancel_.WaitForCancel(absl::Milliseconds(100))) {
-    }
-    if (cancel_.IsCancelled()) return;
+    if (!WaitForLeadership()) return;
     LogInfo("Reconciling", {{"workers", options_.workers}});
     for (const std::string& id : index_.Identifiers()) queue_->Add(id);
     std::vector<std::thread> workers;
@@ -92,7 +86,25 @@ void Operator::Start(bool lead) {
   });
 }
 
-void Operator::Lead() { leading_.store(true); }
+bool Operator::WaitForLeadership() {
+  // Registered before the lock is taken: the callback takes it.
+  CancelToken::Registration wake = cancel_.OnCancel([this] {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  });
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](Operator* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+        return self->stopping_ || self->leading_.load();
+      },
+      this));
+  return !stopping_;
+}
+
+void Operator::Lead() {
+  absl::MutexLock lock(&mu_);  // wakes WaitForLeadership()
+  leading_.store(true);
+}
 
 void Operator::Stop() {
   if (cancel_.IsCancelled()) return;
@@ -108,7 +120,7 @@ void Operator::Work() {
   while (auto id = queue_->Get()) {
     stats_.active_workers.fetch_add(1);
     absl::Time started = clock_.Now();
-    ReconcileResult result = reconciler_->Reconcile(*id);
+    ReconcileResult result = ReconcileSafely(*id);
     stats_.duration.Record(clock_.Now() - started);
     stats_.active_workers.fetch_sub(1);
     if (!result.status.ok()) {
@@ -128,6 +140,19 @@ void Operator::Work() {
   }
 }
 
+ReconcileResult Operator::ReconcileSafely(const std::string& identifier) {
+  try {
+    return reconciler_->Reconcile(identifier);
+  } catch (const std::exception& e) {
+    return ReconcileResult{
+        absl::InternalError(absl::StrCat("reconcile failed with an exception: ", e.what())),
+        absl::ZeroDuration()};
+  } catch (...) {
+    return ReconcileResult{absl::InternalError("reconcile failed with an unknown exception"),
+                           absl::ZeroDuration()};
+  }
+}
+
 void Operator::Enqueue(const std::vector<std::string>& identifiers) {
   for (const std::string& id : identifiers) queue_->Add(id);
 }
@@ -136,12 +161,9 @@ void Operator::OnCapability(const informer::InformerEvent& event) {
   bool deleted = event.type == informer::InformerEvent::kDeleted;
   const nlohmann::json& object = deleted ? event.old_object : event.object;
   if (capability::IsMirror(object)) {
-    std::string source = object["metadata"]
-                             .value("annotations", nlohmann::json::object())
-                             .value(capability::kSourceAnnotation, "");
-    std::string id = object.value("spec", nlohmann::json::object()).value("identifier", "");
-    Enqueue(index_.SetMirror(event.key, deleted ? std::nullopt : std::optional<std::string>(id),
-                             source));
+    Enqueue(index_.SetMirror(
+        event.key, deleted ? std::nullopt
+                           : std::optional<capability::Mirror>(capability::FromMirror(object))));
     return;
   }
   if (deleted) {
@@ -172,25 +194,11 @@ void Operator::OnConfigMap(const informer::InformerEvent& event) {
       LogError(absl::StrCat("Skipping ", error));
     }
     if (!parsed.errors.empty()) {
-      events_->Record(event.object, /*warning=*/true, "InvalidManifest",
+      events_->Record(kube::ReferenceOf(event.object), /*warning=*/true, "InvalidManifest",
                       absl::StrJoin(parsed.errors, "; "));
     }
   }
   Enqueue(index_.SetConfigMap(event.key, std::move(parsed.declarations)));
-}
-
-std::optional<nlohmann::json> Operator::FindCapability(const std::string& key) const {
-  for (const auto& informer : capability_informers_) {
-    if (auto found = informer->Get(key)) return found;
-  }
-  return std::nullopt;
-}
-
-std::optional<nlohmann::json> Operator::FindConfigMap(const std::string& key) const {
-  for (const auto& informer : configmap_informers_) {
-    if (auto found = informer->Get(key)) return found;
-  }
-  return std::nullopt;
 }
 
 }  // namespace hb::op

@@ -22,7 +22,6 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/histogram.h"
-#include "etcd/etcd_client.h"
 #include "heartbeat/engine.h"
 #include "informer/informer.h"
 #include "informer/work_queue.h"
@@ -55,8 +54,8 @@ struct OperatorOptions {
 
 class Operator {
  public:
-  Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine, etcd::EtcdClient& etcd,
-           Clock& clock, OperatorOptions options);
+  Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine, Clock& clock,
+           OperatorOptions options);
   ~Operator();
 
   // Starts the informers; the workers follow once the informers have synced and, when
@@ -84,8 +83,11 @@ class Operator {
   void OnConfigMap(const informer::InformerEvent& event);
   void Enqueue(const std::vector<std::string>& identifiers);
   void Work();
-  std::optional<nlohmann::json> FindCapability(const std::string& key) const;
-  std::optional<nlohmann::json> FindConfigMap(const std::string& key) const;
+  // One reconcile; an exception (a bug, or a library throwing where it should not) becomes
+  // an error, retried with backoff like any other, instead of ending the worker.
+  ReconcileResult ReconcileSafely(const std::string& identifier);
+  // Blocks until Lead() or Stop(); true when leading.
+  bool WaitForLeadership();
 
   kube::KubeClient& kube_;
   heartbeat::HeartbeatEngine& engine_;
@@ -98,13 +100,14 @@ class Operator {
   std::unique_ptr<CapabilityReconciler> reconciler_;
   std::vector<std::unique_ptr<informer::Informer>> capability_informers_;
   std::vector<std::unique_ptr<informer::Informer>> configmap_informers_;
-  kube::CancelToken cancel_;
+  CancelToken cancel_;
   std::vector<std::thread> threads_;
   std::atomic<bool> synced_{false};
   std::atomic<bool> leading_{false};
   ReconcileStats stats_;
 
   absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // ConfigMap key -> the manifest errors last reported (to report each change once)
   std::map<std::string, std::vector<std::string>> reported_errors_ ABSL_GUARDED_BY(mu_);
 };

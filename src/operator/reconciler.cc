@@ -1,18 +1,24 @@
 #include "operator/reconciler.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "capability/capability_status.h"
 #include "capability/configmap_source.h"
+#include "common/completion.h"
 #include "common/log.h"
+#include "heartbeat/health_key.h"
+#include "heartbeat/health_value.h"
 
 namespace hb::op {
 namespace {
 
+using capability::CapabilityStatus;
 using capability::Declaration;
+using capability::Phase;
 
 const kube::ResourceRef kCapabilities{"chora.dev", "v1alpha1", "capabilities", ""};
+constexpr char kCapabilityApiVersion[] = "chora.dev/v1alpha1";
 
 absl::Duration MinPositive(absl::Duration a, absl::Duration b) {
   if (a <= absl::ZeroDuration()) return b;
@@ -20,24 +26,44 @@ absl::Duration MinPositive(absl::Duration a, absl::Duration b) {
   return std::min(a, b);
 }
 
-bool Warning(const std::string& phase) {
-  return phase == "Failing" || phase == "LeaseLost" || phase == "Invalid" || phase == "Conflict";
+kube::ObjectReference CapabilityRef(const std::string& ns, const std::string& name,
+                                    const std::string& uid) {
+  return kube::ObjectReference{kCapabilityApiVersion, "Capability", ns, name, uid};
+}
+
+Phase PhaseOfHealth(heartbeat::Health health) {
+  switch (health) {
+    case heartbeat::Health::kPending:
+      return Phase::kPending;
+    case heartbeat::Health::kHealthy:
+      return Phase::kHealthy;
+    case heartbeat::Health::kFailing:
+      return Phase::kFailing;
+    case heartbeat::Health::kLeaseLost:
+      return Phase::kLeaseLost;
+  }
+  return Phase::kPending;
 }
 
 }  // namespace
 
+capability::HeartbeatObservation Observe(const heartbeat::HeartbeatStatus& status) {
+  capability::HeartbeatObservation o;
+  o.phase = PhaseOfHealth(status.health);
+  o.message = status.message;
+  if (status.lease_id != 0) o.lease_id = heartbeat::LeaseIdHex(status.lease_id);
+  o.heartbeat_count = status.heartbeat_count;
+  o.last_heartbeat = status.last_heartbeat;
+  return o;
+}
+
 CapabilityReconciler::CapabilityReconciler(kube::KubeClient& kube,
                                            heartbeat::HeartbeatEngine& engine,
-                                           etcd::EtcdClient& etcd, const DeclarationIndex& index,
-                                           CacheLookup capabilities, CacheLookup configmaps,
-                                           EventRecorder& events, Clock& clock,
-                                           ReconcilerOptions options)
+                                           const DeclarationIndex& index, EventRecorder& events,
+                                           Clock& clock, ReconcilerOptions options)
     : kube_(kube),
       engine_(engine),
-      etcd_(etcd),
       index_(index),
-      capabilities_(std::move(capabilities)),
-      configmaps_(std::move(configmaps)),
       events_(events),
       clock_(clock),
       options_(std::move(options)) {}
@@ -63,7 +89,7 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
 
   // 2. Deletions whose cleanup is done (the key is gone, or another declaration runs it).
   for (const Declaration& d : entry.declarations) {
-    if (d.kind != Declaration::Kind::kResource || !d.deleting || !d.has_finalizer) continue;
+    if (d.kind != Declaration::Kind::kResource || !d.deleting || !d.HasFinalizer()) continue;
     if (winner == &d && !result.status.ok()) continue;  // its key is not confirmed gone
     absl::Status finished = FinishDeletion(d);
     if (!finished.ok()) result.status = finished;
@@ -75,18 +101,24 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
 
   // 4. Status of every resource and mirror; 5. finalizers.
   for (const Declaration& d : entry.declarations) {
-    std::optional<nlohmann::json> object;
+    StatusTarget target;
     if (d.kind == Declaration::Kind::kResource) {
       if (d.deleting) continue;
-      object = capabilities_(d.ObjectKey());
-      absl::Status finalized = EnsureFinalizer(d);
-      if (!finalized.ok() && result.status.ok()) result.status = finalized;
+      if (!d.HasFinalizer()) {
+        absl::Status finalized = SetFinalizer(d, /*present=*/true);
+        if (!finalized.ok() && result.status.ok()) result.status = finalized;
+      }
+      target =
+          StatusTarget{CapabilityRef(d.ns, d.name, d.uid), d.generation, &d.status, "resource"};
     } else {
-      object = capabilities_(capability::MirrorKey(d));
+      auto mirror = entry.mirrors.find(capability::MirrorKey(d));
+      if (mirror == entry.mirrors.end()) continue;  // created just now: its watch event follows
+      const capability::Mirror& m = mirror->second;
+      target =
+          StatusTarget{CapabilityRef(m.ns, m.name, m.uid), m.generation, &m.status, "configmap"};
     }
-    if (!object) continue;  // a mirror created just now: its status follows its watch event
     absl::Status error;
-    absl::Duration again = SyncStatus(*object, d, winner, identifier, error);
+    absl::Duration again = SyncStatus(target, d, winner, identifier, error);
     result.requeue_after = MinPositive(result.requeue_after, again);
     if (!error.ok() && result.status.ok()) result.status = error;
   }
@@ -94,44 +126,50 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
   return result;
 }
 
-absl::Status CapabilityReconciler::StopHeartbeat(const std::string& identifier,
-                                                 bool force_delete_key) {
+absl::Status CapabilityReconciler::StopHeartbeat(const std::string& identifier, bool delete_key) {
   bool running = engine_.GetStatus(identifier).has_value();
-  if (running) engine_.Remove(identifier, /*revoke=*/true);
-  if (!running && !force_delete_key) return absl::OkStatus();
-  // The revocation is asynchronous; deleting the key now makes its removal immediate and
-  // confirmed (and covers a key this process never held).
-  std::string key = absl::StrCat(options_.key_prefix, identifier, "/health");
-  auto deleted = etcd::DeleteRangeSync(etcd_, etcd::RangeRequest{key, "", 0, false});
-  if (!deleted.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot delete ", key, " from etcd: ", deleted.status().message()));
+  bool unconfirmed;
+  {
+    absl::MutexLock lock(&mu_);
+    unconfirmed = unconfirmed_removals_.count(identifier) > 0;
   }
-  if (running || deleted->deleted > 0) {
+  if (!running && !delete_key && !unconfirmed) return absl::OkStatus();
+  // The engine revokes the lease and deletes the key (also one this process never held);
+  // waiting for the answer makes the removal confirmed.
+  std::string key = heartbeat::HealthKey(options_.key_prefix, identifier);
+  auto done = std::make_shared<Completion>(clock_);
+  engine_.Remove(identifier, heartbeat::HeartbeatEngine::Removal::kDeleteKey,
+                 [done](absl::Status status) { done->Set(std::move(status)); });
+  std::optional<absl::Status> removed = done->WaitUntil(clock_.Now() + options_.etcd_timeout);
+  absl::Status status = removed ? *removed
+                                : absl::DeadlineExceededError(absl::StrCat(
+                                      "etcd did not confirm the removal of ", key, " within ",
+                                      absl::FormatDuration(options_.etcd_timeout)));
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok()) {
+      unconfirmed_removals_.erase(identifier);
+    } else {
+      unconfirmed_removals_.insert(identifier);
+    }
+  }
+  if (!status.ok()) return status;
+  if (running || unconfirmed) {
     LogInfo("Heartbeat stopped; health key removed", {{"id", identifier}, {"key", key}});
   }
   return absl::OkStatus();
 }
 
 absl::Status CapabilityReconciler::SetFinalizer(const Declaration& d, bool present) {
-  auto object = capabilities_(d.ObjectKey());
-  if (!object) return absl::OkStatus();
-  const std::string ours = capability::kFinalizer;
+  if (d.HasFinalizer() == present) return absl::OkStatus();
   nlohmann::json finalizers = nlohmann::json::array();
-  bool had = false;
-  for (const auto& f : (*object)["metadata"].value("finalizers", nlohmann::json::array())) {
-    if (f == ours) {
-      had = true;
-    } else {
-      finalizers.push_back(f);
-    }
+  for (const std::string& f : d.finalizers) {
+    if (f != capability::kFinalizer) finalizers.push_back(f);
   }
-  if (had == present) return absl::OkStatus();  // already so (the index may lag the cache)
-  if (present) finalizers.push_back(ours);
+  if (present) finalizers.push_back(std::string(capability::kFinalizer));
   // The resourceVersion makes the patch conditional: never drop someone else's finalizer.
   nlohmann::json patch = {
-      {"metadata",
-       {{"finalizers", finalizers}, {"resourceVersion", kube::ObjectResourceVersion(*object)}}}};
+      {"metadata", {{"finalizers", finalizers}, {"resourceVersion", d.resource_version}}}};
   auto patched = kube_.Patch(kCapabilities.InNamespace(d.ns), d.name, kube::PatchType::kMerge,
                              patch, kube::PatchOptions{});
   if (!patched.ok() && !kube::IsNotFound(patched.status())) return patched.status();
@@ -148,46 +186,37 @@ absl::Status CapabilityReconciler::FinishDeletion(const Declaration& d) {
   return absl::OkStatus();
 }
 
-absl::Status CapabilityReconciler::EnsureFinalizer(const Declaration& d) {
-  if (d.has_finalizer) return absl::OkStatus();
-  return SetFinalizer(d, /*present=*/true);
-}
-
 absl::Status CapabilityReconciler::SyncMirrors(const IndexEntry& entry) {
   absl::Status result;
   std::map<std::string, const Declaration*> wanted;  // mirror key -> entry
   for (const Declaration& d : entry.declarations) {
-    if (d.kind == Declaration::Kind::kConfigMap) {
-      wanted[capability::MirrorKey(d)] = &d;
-    }
+    if (d.kind == Declaration::Kind::kConfigMap) wanted[capability::MirrorKey(d)] = &d;
   }
   for (const auto& [key, d] : wanted) {
-    auto configmap = configmaps_(d->ns + "/" + d->name);
-    std::string uid = configmap ? (*configmap)["metadata"].value("uid", "") : "";
-    nlohmann::json desired = capability::MirrorObject(*d, uid);
-    auto existing = capabilities_(key);
+    nlohmann::json desired = capability::MirrorObject(*d);
+    auto existing = entry.mirrors.find(key);
     absl::StatusOr<nlohmann::json> written;
-    if (!existing) {
+    if (existing == entry.mirrors.end()) {
       written = kube_.Create(kCapabilities.InNamespace(d->ns), desired);
-      if (!written.ok() && kube::IsAlreadyExists(written.status())) continue;  // cache lags
-    } else if ((*existing)["spec"] != desired["spec"]) {
+      if (!written.ok() && kube::IsAlreadyExists(written.status())) continue;  // the index lags
+    } else if (existing->second.spec != desired["spec"]) {
       nlohmann::json patch = {{"spec", desired["spec"]}};
-      written = kube_.Patch(kCapabilities.InNamespace(d->ns),
-                            (*existing)["metadata"]["name"].get<std::string>(),
+      written = kube_.Patch(kCapabilities.InNamespace(d->ns), existing->second.name,
                             kube::PatchType::kMerge, patch, kube::PatchOptions{});
     } else {
       continue;
     }
     if (!written.ok() && result.ok()) result = written.status();
   }
-  for (const auto& [key, source] : entry.mirrors) {
+  for (const auto& [key, mirror] : entry.mirrors) {
     if (wanted.count(key) > 0) continue;
-    size_t slash = key.find('/');
-    absl::Status deleted = kube_.Delete(kCapabilities.InNamespace(key.substr(0, slash)),
-                                        key.substr(slash + 1), kube::DeleteOptions{});
+    absl::Status deleted =
+        kube_.Delete(kCapabilities.InNamespace(mirror.ns), mirror.name, kube::DeleteOptions{});
     if (!deleted.ok() && !kube::IsNotFound(deleted) && result.ok()) result = deleted;
-    if (deleted.ok())
-      LogInfo("Mirror removed: its ConfigMap entry is gone", {{"object", key}, {"source", source}});
+    if (deleted.ok()) {
+      LogInfo("Mirror removed: its ConfigMap entry is gone",
+              {{"object", key}, {"source", mirror.source}});
+    }
   }
   return result;
 }
@@ -199,54 +228,52 @@ std::map<std::pair<std::string, std::string>, int64_t> CapabilityReconciler::Pha
   return counts;
 }
 
-absl::Duration CapabilityReconciler::SyncStatus(const nlohmann::json& object,
-                                                const Declaration& own, const Declaration* winner,
+absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, const Declaration& own,
+                                                const Declaration* winner,
                                                 const std::string& identifier,
                                                 absl::Status& error) {
   capability::StatusInputs inputs;
   inputs.declaration = &own;
   inputs.winner = winner;
-  if (winner == &own) inputs.engine = engine_.GetStatus(identifier);
-  inputs.etcd_key = absl::StrCat(options_.key_prefix, identifier, "/health");
-  inputs.now = clock_.Now();
-  Declaration with_generation = own;
-  with_generation.generation = object["metadata"].value("generation", int64_t{0});
-  inputs.declaration = &with_generation;
-  if (winner == &own) inputs.winner = &with_generation;
-  nlohmann::json current = object.value("status", nlohmann::json::object());
-  nlohmann::json desired = capability::DesiredStatus(inputs, current);
-  std::string key = kube::ObjectNamespace(object) + "/" + kube::ObjectName(object);
+  if (winner == &own) {
+    if (auto running = engine_.GetStatus(identifier)) inputs.heartbeat = Observe(*running);
+  }
+  inputs.etcd_key = heartbeat::HealthKey(options_.key_prefix, identifier);
+  inputs.generation = target.generation;
+  inputs.now = clock_.WallNow();
+  absl::Time now = clock_.Now();
+  const CapabilityStatus& current = *target.current;
+  CapabilityStatus desired = capability::DesiredStatus(inputs, current);
+  Phase phase = desired.phase.value_or(Phase::kPending);
+  std::string key = target.ref.namespace_ + "/" + target.ref.name;
   {
     absl::MutexLock lock(&mu_);
-    phases_[key] = {own.kind == Declaration::Kind::kResource ? "resource" : "configmap",
-                    desired["phase"].get<std::string>()};
+    phases_[key] = {target.source_kind, capability::PhaseName(phase)};
   }
   if (desired == current) return absl::ZeroDuration();
-  bool transition = capability::IsTransition(current, desired);
-  if (!transition) {
+  if (!capability::IsTransition(current, desired)) {
     absl::MutexLock lock(&mu_);
     auto last = last_write_.find(key);
-    if (last != last_write_.end() && inputs.now - last->second < options_.status_sync_period) {
-      return options_.status_sync_period - (inputs.now - last->second);
+    if (last != last_write_.end() && now - last->second < options_.status_sync_period) {
+      return options_.status_sync_period - (now - last->second);
     }
   }
-  auto patched = kube_.Patch(kCapabilities.InNamespace(kube::ObjectNamespace(object)),
-                             kube::ObjectName(object), kube::PatchType::kMerge,
-                             {{"status", desired}}, kube::PatchOptions{"status", "", false});
+  auto patched = kube_.Patch(kCapabilities.InNamespace(target.ref.namespace_), target.ref.name,
+                             kube::PatchType::kMerge, {{"status", RenderStatus(desired)}},
+                             kube::PatchOptions{"status", "", false});
   if (!patched.ok()) {
     if (!kube::IsNotFound(patched.status())) error = patched.status();
     return absl::ZeroDuration();
   }
   {
     absl::MutexLock lock(&mu_);
-    last_write_[key] = inputs.now;
+    last_write_[key] = now;
   }
-  std::string old_phase = current.value("phase", "");
-  std::string phase = desired["phase"].get<std::string>();
-  if (phase != old_phase) {
-    LogInfo(absl::StrCat("Capability ", phase),
-            {{"object", key}, {"id", identifier}, {"message", desired["message"]}});
-    events_.Record(object, Warning(phase), phase, desired["message"].get<std::string>());
+  if (current.phase != desired.phase) {
+    LogInfo(absl::StrCat("Capability ", capability::PhaseName(phase)),
+            {{"object", key}, {"id", identifier}, {"message", desired.message}});
+    events_.Record(target.ref, capability::IsWarning(phase), capability::PhaseName(phase),
+                   desired.message);
   }
   return absl::ZeroDuration();
 }

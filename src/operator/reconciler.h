@@ -1,8 +1,11 @@
 // CapabilityReconciler: makes the world match the declarations of one identifier.
 //
-// Reconcile(identifier) reads the DeclarationIndex and the informer caches, then:
+// Reconcile(identifier) reads the DeclarationIndex (declarations and mirrors as parsed from
+// the informers' objects), then:
 //  1. runs the winning declaration's heartbeat in the engine (Upsert), or stops it (paused,
-//     invalid, Pattern-type, deleted): the lease is revoked and the key deleted;
+//     invalid, Pattern-type, deleted) through the engine's removal, which revokes the lease
+//     and deletes the key; the reconciler waits for etcd's confirmation up to
+//     `etcd_timeout` on the Clock;
 //  2. completes deletions: a Capability being deleted keeps its finalizer until its key
 //     is confirmed gone from etcd;
 //  3. keeps one mirror Capability per ConfigMap entry (created, updated, deleted);
@@ -13,19 +16,21 @@
 // The result asks to be called again after a delay (counter refresh, pending status) or
 // carries an error (the caller retries with backoff). One identifier is never reconciled
 // on two threads at once (the work queue guarantees it); different identifiers may be.
+// Thread-safe otherwise.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "capability/capability_status.h"
 #include "common/clock.h"
-#include "etcd/etcd_client.h"
 #include "heartbeat/engine.h"
 #include "kube/client.h"
 #include "operator/declaration_index.h"
@@ -33,12 +38,11 @@
 
 namespace hb::op {
 
-// Looks an object up in an informer cache by "ns/name".
-using CacheLookup = std::function<std::optional<nlohmann::json>(const std::string& key)>;
-
 struct ReconcilerOptions {
   std::string key_prefix = "/chora/capabilities/";
   absl::Duration status_sync_period = absl::Seconds(30);
+  // How long a reconcile waits for etcd to confirm a key's removal before it fails (and is
+  // retried with backoff).
   absl::Duration etcd_timeout = absl::Seconds(5);
 };
 
@@ -47,12 +51,14 @@ struct ReconcileResult {
   absl::Duration requeue_after = absl::ZeroDuration();  // zero: only on change
 };
 
+// The engine's view of a heartbeat, as the status module reads it.
+capability::HeartbeatObservation Observe(const heartbeat::HeartbeatStatus& status);
+
 class CapabilityReconciler {
  public:
   CapabilityReconciler(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine,
-                       etcd::EtcdClient& etcd, const DeclarationIndex& index,
-                       CacheLookup capabilities, CacheLookup configmaps, EventRecorder& events,
-                       Clock& clock, ReconcilerOptions options);
+                       const DeclarationIndex& index, EventRecorder& events, Clock& clock,
+                       ReconcilerOptions options);
 
   ReconcileResult Reconcile(const std::string& identifier);
 
@@ -61,31 +67,37 @@ class CapabilityReconciler {
   std::map<std::pair<std::string, std::string>, int64_t> PhaseCounts() const;
 
  private:
-  absl::Status StopHeartbeat(const std::string& identifier, bool force_delete_key);
+  // The object whose status is written: a Capability resource or a mirror.
+  struct StatusTarget {
+    kube::ObjectReference ref;
+    int64_t generation = 0;
+    const capability::CapabilityStatus* current = nullptr;
+    const char* source_kind = "resource";  // or "configmap"
+  };
+
+  absl::Status StopHeartbeat(const std::string& identifier, bool delete_key);
   absl::Status SetFinalizer(const capability::Declaration& d, bool present);
   absl::Status FinishDeletion(const capability::Declaration& d);
-  absl::Status EnsureFinalizer(const capability::Declaration& d);
   absl::Status SyncMirrors(const IndexEntry& entry);
   // Writes the status of one object if due; returns when to look again (zero: no need).
-  absl::Duration SyncStatus(const nlohmann::json& object, const capability::Declaration& own,
+  absl::Duration SyncStatus(const StatusTarget& target, const capability::Declaration& own,
                             const capability::Declaration* winner, const std::string& identifier,
                             absl::Status& error);
 
   kube::KubeClient& kube_;
   heartbeat::HeartbeatEngine& engine_;
-  etcd::EtcdClient& etcd_;
   const DeclarationIndex& index_;
-  const CacheLookup capabilities_;
-  const CacheLookup configmaps_;
   EventRecorder& events_;
   Clock& clock_;
   const ReconcilerOptions options_;
 
   mutable absl::Mutex mu_;
-  // object key -> when its counters were last written
+  // object key -> when its counters were last written (Clock::Now())
   std::map<std::string, absl::Time> last_write_ ABSL_GUARDED_BY(mu_);
   // object key -> {source kind, phase} last computed
   std::map<std::string, std::pair<std::string, std::string>> phases_ ABSL_GUARDED_BY(mu_);
+  // Identifiers whose key removal etcd has not confirmed yet: removed again when retried.
+  std::set<std::string> unconfirmed_removals_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hb::op

@@ -30,7 +30,7 @@ TEST(DeclarationTest, ReadsACapabilityWithDefaults) {
   EXPECT_EQ(d.ttl_seconds, 30);
   EXPECT_EQ(d.generation, 3);
   EXPECT_TRUE(d.invalid.empty());
-  EXPECT_FALSE(d.has_finalizer);
+  EXPECT_FALSE(d.HasFinalizer());
   EXPECT_EQ(d.created, *ParseRfc3339("2026-01-01T00:00:00Z"));
 }
 
@@ -68,7 +68,8 @@ TEST(DeclarationTest, DeletionAndFinalizerAreSeen) {
   cap["metadata"]["finalizers"] = {"other", std::string(kFinalizer)};
   Declaration d = FromCapability(cap);
   EXPECT_TRUE(d.deleting);
-  EXPECT_TRUE(d.has_finalizer);
+  EXPECT_TRUE(d.HasFinalizer());
+  EXPECT_EQ(d.finalizers, (std::vector<std::string>{"other", kFinalizer}));
 }
 
 TEST(WinnerTest, ResourcesOutrankConfigMapsAndTheOldestWins) {
@@ -113,7 +114,8 @@ TEST(ConfigMapTest, ManifestsBecomeDeclarationsAndErrorsNameTheKey) {
   EXPECT_EQ(parsed.errors[0].rfind("ConfigMap team/caps[c.yaml]: not valid YAML", 0), 0u)
       << parsed.errors[0];
 
-  nlohmann::json mirror = MirrorObject(service, "u1");
+  EXPECT_EQ(service.uid, "u1") << "the ConfigMap's, for the mirror's owner reference";
+  nlohmann::json mirror = MirrorObject(service);
   EXPECT_EQ(mirror["metadata"]["name"], "caps.chora.a-b");
   EXPECT_EQ(mirror["metadata"]["labels"][kManagedByLabel], kManagedByValue);
   EXPECT_EQ(mirror["metadata"]["annotations"][kSourceAnnotation], "configmap/team/caps/a.yaml");
@@ -122,12 +124,29 @@ TEST(ConfigMapTest, ManifestsBecomeDeclarationsAndErrorsNameTheKey) {
   EXPECT_EQ(mirror["spec"]["heartbeat"]["intervalSeconds"], 3);
   EXPECT_TRUE(IsMirror(mirror));
   EXPECT_FALSE(IsMirror(Cap("x", nlohmann::json::object())));
+  Mirror read = FromMirror(mirror);
+  EXPECT_EQ(read.identifier, "chora.a_b");
+  EXPECT_EQ(read.source, "configmap/team/caps/a.yaml");
+  EXPECT_EQ(read.ObjectKey(), "team/caps.chora.a-b");
+  EXPECT_EQ(read.spec, mirror["spec"]);
 }
 
-TEST(ConfigMapTest, MirrorNamesStayValidObjectNames) {
-  std::string name = MirrorName(std::string(200, 'c'), "a." + std::string(100, 'b'));
-  EXPECT_LE(name.size(), 253u);
-  EXPECT_NE(name, MirrorName(std::string(200, 'c'), "a." + std::string(101, 'b')));
+TEST(DeclarationTest, MalformedObjectsNeverThrow) {
+  for (const char* text :
+       {R"(null)", R"([])", R"({"metadata": []})", R"({"metadata": {"generation": "3"}})",
+        R"({"metadata": {"name": "x", "finalizers": "f"}, "spec": []})",
+        R"({"metadata": {"name": "x", "labels": []}, "spec": {"heartbeat": 5}})",
+        R"({"metadata": {"name": "x"}, "spec": {"health": [1]}, "status": 7})"}) {
+    nlohmann::json object = nlohmann::json::parse(text);
+    EXPECT_NO_THROW(FromCapability(object)) << text;
+    EXPECT_NO_THROW(FromMirror(object)) << text;
+    EXPECT_NO_THROW(IsMirror(object)) << text;
+    EXPECT_NO_THROW(FromConfigMap(object, manifest::HeartbeatTiming{10, 30})) << text;
+  }
+  Declaration d = FromCapability(nlohmann::json::parse(
+      R"({"metadata": {"name": "x", "generation": "3"}, "spec": {"heartbeat": 5}})"));
+  EXPECT_EQ(d.generation, 0);
+  EXPECT_EQ(d.identifier, "x");
 }
 
 }  // namespace

@@ -341,7 +341,7 @@ TEST_F(FakeKubeClientTest, WatchEndsOnGoneCloseCancelTimeoutAndFaults) {
   for (const char* name : {"a", "b", "c"}) MustCreate(kConfigMaps, ConfigMap(name, {}));
   fake_.SetHistoryLimit(1);  // only the creation of c (version 3) is kept
   auto noop = [](kube::WatchEvent) { return absl::OkStatus(); };
-  kube::CancelToken never;
+  CancelToken never;
   kube::WatchOptions old;
   old.resource_version = "1";
   EXPECT_TRUE(kube::IsGone(fake_.Watch(kConfigMaps, old, noop, never))) << "1 is out of history";
@@ -369,11 +369,22 @@ TEST_F(FakeKubeClientTest, WatchEndsOnGoneCloseCancelTimeoutAndFaults) {
     EXPECT_TRUE(absl::IsCancelled(*result)) << *result;
     EXPECT_LT(absl::Now() - start, absl::Seconds(1));
   }
-  kube::WatchOptions timed = old;
-  timed.timeout_seconds = 1;
-  absl::Time start = absl::Now();
-  EXPECT_TRUE(fake_.Watch(kConfigMaps, timed, noop, never).ok());
-  EXPECT_GE(absl::Now() - start, absl::Seconds(1));
+  {
+    // The server-side timeout runs on the fake clock.
+    kube::WatchOptions timed = old;
+    timed.timeout_seconds = 1;
+    WatchRunner runner(fake_, kConfigMaps, timed);
+    ASSERT_TRUE(fake_.WaitForWatches(1, absl::Seconds(5)));
+    ASSERT_TRUE(clock_.AwaitSleepers(1, absl::Seconds(5)));
+    clock_.Advance(absl::Milliseconds(999));
+    // Woken by the move, the watch must go back to sleep: its timeout has not come.
+    ASSERT_TRUE(clock_.AwaitSleepers(1, absl::Seconds(5))) << "the watch ended before its timeout";
+    EXPECT_EQ(fake_.OpenWatches(), 1);
+    clock_.Advance(absl::Milliseconds(1));
+    auto result = runner.WaitForResult(absl::Seconds(5));
+    ASSERT_TRUE(result.has_value()) << "the watch outlived its timeout";
+    EXPECT_TRUE(result->ok()) << *result;
+  }
   EXPECT_EQ(fake_.OpenWatches(), 0);
   EXPECT_EQ(fake_.Calls(Verb::kWatch), 6);
 }

@@ -105,9 +105,9 @@ class GatedWatchClient final : public kube::KubeClient {
     return inner_.Delete(ref, name, options);
   }
   absl::Status Watch(const kube::ResourceRef& ref, const kube::WatchOptions& options,
-                     const kube::WatchHandler& handler, const kube::CancelToken& cancel) override {
+                     const kube::WatchHandler& handler, const CancelToken& cancel) override {
     {
-      kube::CancelToken::Registration wake = cancel.OnCancel([this] {
+      CancelToken::Registration wake = cancel.OnCancel([this] {
         absl::MutexLock lock(&mu_);
         cancelled_ = true;
       });

@@ -10,6 +10,7 @@
 #include "informer_test_util.h"
 #include "kube/errors.h"
 #include "kubefake/fake_kube_client.h"
+#include "support/clock_driver.h"
 
 namespace hb::informer::testing {
 namespace {
@@ -30,7 +31,7 @@ class InformerTest : public ::testing::Test {
     InformerOptions options;
     options.ref = kConfigMaps;
     options.page_size = 2;
-    options.sleep = sleep_.Function();
+    options.watch_timeout_seconds = 0;  // watches end only when a test says so
     options.jitter_seed = 7;
     options.name = "configmaps-test";
     return options;
@@ -65,7 +66,8 @@ class InformerTest : public ::testing::Test {
 
   FakeClock clock_;
   kubefake::FakeKubeClient fake_{clock_};
-  VirtualSleep sleep_{clock_};
+  // Moves the clock through the informer's backoff sleeps (it is the one thread sleeping).
+  hb::testing::ClockDriver driver_{clock_, 1};
   EventRecorder events_;
 };
 
@@ -136,14 +138,14 @@ TEST_F(InformerTest, GoneRelistReportsExactlyWhatChangedWhileTheWatchWasBroken) 
   // Break the watch and keep the informer in its backoff while the server changes and
   // forgets its history.
   fake_.FailNext(Verb::kWatch, ServerError(503));
-  sleep_.HoldNext();
+  driver_.Pause();
   fake_.CloseWatches();
-  ASSERT_TRUE(sleep_.WaitForSleeps(1, absl::Seconds(5)));
+  ASSERT_TRUE(clock_.AwaitSleepers(1, absl::Seconds(5)));  // in its backoff
   ASSERT_TRUE(fake_.Delete(kConfigMaps, "b", {}).ok());
   SetData("c", "changed");
   Create("d");
   fake_.CompactHistory();
-  sleep_.Release();
+  driver_.Resume();
 
   ASSERT_TRUE(WatchingAfterList(2, informer));
   EXPECT_THAT(events_.Summary(),
@@ -220,7 +222,7 @@ TEST_F(InformerTest, ListErrorsBackOffWithIncreasingDelays) {
   Informer informer(fake_, clock_, Options());  // 800 ms doubling, up to half removed
   InformerRunner runner(informer);
   ASSERT_TRUE(informer.WaitForSync(absl::Seconds(5)));
-  std::vector<absl::Duration> delays = sleep_.Delays();
+  std::vector<absl::Duration> delays = driver_.Jumps();
   ASSERT_EQ(delays.size(), 3u);
   EXPECT_GE(delays[0], absl::Milliseconds(400));
   EXPECT_LE(delays[0], absl::Milliseconds(800));
@@ -242,7 +244,7 @@ TEST_F(InformerTest, BackoffIsCappedAndResetsAfterASuccessfulList) {
   ASSERT_TRUE(informer.WaitForSync(absl::Seconds(5)));
   ASSERT_TRUE(fake_.WaitForWatches(1, absl::Seconds(5)));
   auto ms = [](int n) { return absl::Milliseconds(n); };
-  EXPECT_THAT(sleep_.Delays(),
+  EXPECT_THAT(driver_.Jumps(),
               ElementsAre(ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000), ms(100)));
 }
 
@@ -258,7 +260,7 @@ TEST_F(InformerTest, WatchFailuresRecover) {
   ASSERT_TRUE(events_.WaitForCount(1, absl::Seconds(5)));
   EXPECT_THAT(events_.Summary(), ElementsAre("Added default/x"));
   EXPECT_EQ(informer.stats().errors, 2);
-  EXPECT_EQ(sleep_.Delays().size(), 2u);
+  EXPECT_EQ(driver_.Jumps().size(), 2u);
   EXPECT_EQ(fake_.Calls(Verb::kList), 1) << "a failed watch resumes without a re-list";
 }
 
@@ -297,11 +299,12 @@ TEST_F(InformerTest, CancelStopsRunDuringAWatchAndDuringABackoff) {
   }
   fake_.FailNext(Verb::kList, ServerError(500), 100);
   InformerOptions options = Options();
-  options.sleep = nullptr;  // the real, cancel-aware sleep
   options.backoff = {absl::Seconds(30), absl::Seconds(30), 2.0, 0.0};
+  driver_.Pause();  // time stands still: the informer sleeps in its first backoff
   Informer informer(fake_, clock_, options);
   InformerRunner runner(informer);
-  ASSERT_TRUE(Eventually([&] { return informer.stats().errors >= 1; }));
+  ASSERT_TRUE(clock_.AwaitSleepers(1, absl::Seconds(5)));
+  EXPECT_EQ(informer.stats().errors, 1);
   runner.Cancel();
   EXPECT_TRUE(runner.WaitStopped(absl::Seconds(2))) << "Run() slept through the cancel";
   EXPECT_FALSE(informer.HasSynced());

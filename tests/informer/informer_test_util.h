@@ -1,6 +1,5 @@
 // Shared pieces of the informer tests: an event recorder, an informer running on its own
-// thread, a sleep on virtual time that tests can hold, and a watch running on its own
-// thread. Every wait has a deadline.
+// thread, and a watch running on its own thread. Every wait has a deadline.
 #pragma once
 
 #include <cstddef>
@@ -15,9 +14,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/cancel.h"
 #include "common/clock.h"
 #include "informer/informer.h"
-#include "kube/cancel.h"
 #include "kube/client.h"
 
 namespace hb::informer::testing {
@@ -92,62 +91,9 @@ class InformerRunner {
   }
 
  private:
-  kube::CancelToken cancel_;
+  CancelToken cancel_;
   absl::Notification stopped_;
   std::thread thread_;  // last: starts after the members above exist
-};
-
-// The informer's sleep on virtual time: records each delay and advances the FakeClock by
-// it. HoldNext() makes the next sleep block until Release() (or cancellation), so a test
-// can change the server while the informer is between attempts.
-class VirtualSleep {
- public:
-  explicit VirtualSleep(FakeClock& clock) : clock_(clock) {}
-
-  SleepFunction Function() {
-    return [this](absl::Duration delay, const kube::CancelToken& cancel) { Sleep(delay, cancel); };
-  }
-  void HoldNext() {
-    absl::MutexLock lock(&mu_);
-    hold_next_ = true;
-  }
-  void Release() {
-    absl::MutexLock lock(&mu_);
-    released_ = true;
-  }
-  // Waits until `count` sleeps have begun.
-  bool WaitForSleeps(size_t count, absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [this, count]()
-                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return delays_.size() >= count; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
-  }
-  std::vector<absl::Duration> Delays() {
-    absl::MutexLock lock(&mu_);
-    return delays_;
-  }
-
- private:
-  void Sleep(absl::Duration delay, const kube::CancelToken& cancel) {
-    // Registered before the lock is taken: the callback takes it.
-    kube::CancelToken::Registration wake = cancel.OnCancel([this] {
-      absl::MutexLock lock(&mu_);
-      released_ = true;
-    });
-    absl::MutexLock lock(&mu_);
-    delays_.push_back(delay);
-    clock_.Advance(delay);
-    if (!hold_next_) return;
-    hold_next_ = false;
-    mu_.Await(absl::Condition(&released_));
-    released_ = false;
-  }
-
-  FakeClock& clock_;
-  absl::Mutex mu_;
-  std::vector<absl::Duration> delays_ ABSL_GUARDED_BY(mu_);
-  bool hold_next_ ABSL_GUARDED_BY(mu_) = false;
-  bool released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Runs client.Watch() on a thread of its own and records the events.
@@ -205,7 +151,7 @@ class WatchRunner {
   }
 
  private:
-  kube::CancelToken cancel_;
+  CancelToken cancel_;
   absl::Mutex mu_;
   std::vector<kube::WatchEvent> events_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> result_ ABSL_GUARDED_BY(mu_);

@@ -1,5 +1,5 @@
-// WorkQueue on virtual time (FakeClock + TryGet) and, where blocking matters, on the real
-// clock with worker threads.
+// WorkQueue on virtual time (FakeClock; blocked calls wake as it moves) and, where blocking
+// matters, on the real clock with worker threads.
 #include "informer/work_queue.h"
 
 #include <gtest/gtest.h>
@@ -228,7 +228,7 @@ TEST(WorkQueueTest, GetOnTheRealClockWakesForADelayedKey) {
   EXPECT_LT(waited, absl::Seconds(2));
 }
 
-TEST(WorkQueueTest, TickHandsDueKeysToABlockedGetOnVirtualTime) {
+TEST(WorkQueueTest, ABlockedGetWakesWhenVirtualTimeReachesADelayedKey) {
   FakeClock clock;
   WorkQueue queue(clock, WorkQueueOptions());
   queue.AddAfter("a", absl::Seconds(30));
@@ -238,8 +238,13 @@ TEST(WorkQueueTest, TickHandsDueKeysToABlockedGetOnVirtualTime) {
     result = queue.Get();
     returned.Notify();
   });
-  clock.Advance(absl::Seconds(30));
-  queue.Tick();
+  ASSERT_TRUE(clock.AwaitSleepers(1, absl::Seconds(5)));
+  EXPECT_EQ(clock.NextWakeup(), clock.Now() + absl::Seconds(30)) << "Get() sleeps until a is due";
+  clock.Advance(absl::Seconds(29));
+  // Woken by the move, Get() must sleep again: a is not due yet.
+  ASSERT_TRUE(clock.AwaitSleepers(1, absl::Seconds(5)));
+  EXPECT_FALSE(returned.HasBeenNotified());
+  clock.Advance(absl::Seconds(1));
   bool woke = returned.WaitForNotificationWithTimeout(absl::Seconds(5));
   if (!woke) queue.ShutDown();
   worker.join();
@@ -252,10 +257,29 @@ TEST(WorkQueueTest, ShutDownWithDrainWaitsForKeysInProcess) {
   WorkQueue queue(clock, WorkQueueOptions());
   queue.Add("a");
   ASSERT_EQ(queue.TryGet(), "a");
-  EXPECT_FALSE(queue.ShutDownWithDrain(absl::Milliseconds(20)));
+  std::optional<bool> drained;
+  absl::Notification returned;
+  std::thread stopper([&] {
+    drained = queue.ShutDownWithDrain(absl::Seconds(20));
+    returned.Notify();
+  });
+  ASSERT_TRUE(clock.AwaitSleepers(1, absl::Seconds(5)));
   EXPECT_TRUE(queue.ShuttingDown());
-  queue.Done("a");
-  EXPECT_TRUE(queue.ShutDownWithDrain(absl::Milliseconds(20)));
+  clock.Advance(absl::Seconds(20));  // the timeout passes with "a" still in process
+  ASSERT_TRUE(returned.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  stopper.join();
+  EXPECT_EQ(drained, false);
+
+  absl::Notification second;
+  std::thread waiter([&] {
+    drained = queue.ShutDownWithDrain(absl::Seconds(20));
+    second.Notify();
+  });
+  ASSERT_TRUE(clock.AwaitSleepers(1, absl::Seconds(5)));
+  queue.Done("a");  // wakes the drain at once, before any time passes
+  ASSERT_TRUE(second.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  waiter.join();
+  EXPECT_EQ(drained, true);
 }
 
 TEST(WorkQueueTest, MetricsAndHooksMeasureQueueAndWorkTime) {

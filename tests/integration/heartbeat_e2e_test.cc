@@ -63,8 +63,8 @@ TEST_F(HeartbeatE2E, KeepLeasesOnExitLeavesKeysToExpire) {
 
 TEST_F(HeartbeatE2E, AfterKill9TheKeyExpiresWithinTtlPlusTwoSeconds) {
   Process& hb = StartHeartbeat({"--namespace", "it.killed", "--interval", "1", "--ttl", "3"});
-  ASSERT_TRUE(WaitFor([&] { return Present("it.killed"); }, absl::Seconds(2)));
-  absl::SleepFor(absl::Seconds(2));  // let it run through a few renewals
+  // Let it run through a few beats and renewals (TTL 3 s: a renewal every second).
+  ASSERT_TRUE(WaitFor([&] { return Count("it.killed") >= 3; }, absl::Seconds(5)));
   hb.Signal(SIGKILL);
   hb.Wait(absl::Seconds(5));
   absl::Time killed = absl::Now();
@@ -121,7 +121,15 @@ TEST_F(HeartbeatE2E, AutoDiscoveryHeartbeatsExactlyTheValidServiceManifests) {
       WaitFor([&] { return Present("chora.devex.registry") && Present("chora.devex.bootstrap"); },
               absl::Seconds(2)))
       << hb.Output();
-  absl::SleepFor(absl::Seconds(1));  // anything else would have appeared by now
+  // The process has decided (it logs what it runs once every capability is added) and both
+  // keys have beaten twice, so any other capability would have had its first put too.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return hb.Output().find("Starting heartbeat for 2 service(s)") != std::string::npos &&
+               Count("chora.devex.registry") >= 2 && Count("chora.devex.bootstrap") >= 2;
+      },
+      absl::Seconds(5)))
+      << hb.Output();
   std::vector<std::string> keys = etcd_->Keys("/chora/capabilities/");
   EXPECT_EQ(keys,
             (std::vector<std::string>{Key("chora.devex.bootstrap"), Key("chora.devex.registry")}));

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/cancel.h"
 #include "common/clock.h"
-#include "kube/cancel.h"
 #include "kube/client.h"
 #include "kube/errors.h"
 #include "kube/http_transport.h"
@@ -161,27 +161,6 @@ TEST(WatchDecoderTest, HandlerErrorStopsDecoding) {
       });
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(status.message(), "enough");
-}
-
-TEST(CancelTokenTest, CallbacksRunOnceAndRegistrationsUnregister) {
-  CancelToken token;
-  int a = 0, b = 0;
-  auto ra = token.OnCancel([&] { ++a; });
-  {
-    auto rb = token.OnCancel([&] { ++b; });
-  }  // unregistered
-  CancelToken copy = token;
-  EXPECT_FALSE(token.WaitForCancel(absl::Milliseconds(1)));
-  std::thread canceller([copy] { copy.Cancel(); });
-  EXPECT_TRUE(token.WaitForCancel(absl::Seconds(10)));
-  canceller.join();
-  token.Cancel();
-  EXPECT_TRUE(token.IsCancelled());
-  EXPECT_EQ(a, 1);
-  EXPECT_EQ(b, 0);
-  int late = 0;
-  auto rl = token.OnCancel([&] { ++late; });  // already cancelled: runs at once
-  EXPECT_EQ(late, 1);
 }
 
 TEST(TokenSourceTest, FileIsReReadAfterTheIntervalAndOnRefresh) {

@@ -9,12 +9,13 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "kubefake/fake_kube_client.h"
+#include "support/clock_driver.h"
 
 namespace hb::leader {
 namespace {
 
-// Candidates share a FakeClock; each sleep advances it a little at a time and yields, so
-// several candidates interleave on virtual time.
+// Candidates share a FakeClock that a ClockDriver moves from one wake-up to the next once
+// every running candidate sleeps: pure virtual time, no step is skipped or blurred.
 class Harness {
  public:
   LeaderElectionOptions Options(const std::string& identity) {
@@ -23,28 +24,29 @@ class Harness {
     o.lease_duration = absl::Seconds(15);
     o.renew_deadline = absl::Seconds(10);
     o.retry_period = absl::Seconds(2);
-    o.sleep = [this](absl::Duration d, const kube::CancelToken& cancel) {
-      absl::Time until = clock.Now() + d;
-      while (clock.Now() < until && !cancel.IsCancelled()) {
-        {
-          absl::MutexLock lock(&mu);
-          if (clock.Now() < until) clock.Advance(absl::Milliseconds(100));
-        }
-        cancel.WaitForCancel(absl::Microseconds(200));
-      }
-    };
+    o.jitter_seed = 1000 + static_cast<unsigned char>(identity[0]);
     return o;
   }
   FakeClock clock{absl::FromUnixSeconds(1800000000)};
-  absl::Mutex mu;
   kubefake::FakeKubeClient kube{clock};
+  testing::ClockDriver driver{clock, 1};
 };
 
 struct Candidate {
   Candidate(Harness& h, const std::string& id)
       : elector(h.kube, h.clock, h.Options(id),
-                LeaderCallbacks{[this] { started.fetch_add(1); }, [this] { stopped.fetch_add(1); },
-                                nullptr}) {}
+                LeaderCallbacks{[this, &h] { Started(h.clock.Now()); },
+                                [this] { stopped.fetch_add(1); }, nullptr}) {}
+  void Started(absl::Time at) {
+    absl::MutexLock lock(&mu);
+    led_at = at;
+    started.fetch_add(1);
+  }
+  // When it last became the leader, by the virtual clock (time runs on meanwhile).
+  absl::Time LedAt() {
+    absl::MutexLock lock(&mu);
+    return led_at;
+  }
   void Start() {
     thread = std::thread([this] { elector.Run(cancel); });
   }
@@ -54,9 +56,11 @@ struct Candidate {
   }
   ~Candidate() { Stop(); }
   LeaderElector elector;
-  kube::CancelToken cancel;
+  CancelToken cancel;
   std::thread thread;
   std::atomic<int> started{0}, stopped{0};
+  absl::Mutex mu;
+  absl::Time led_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
 };
 
 bool Eventually(const std::function<bool()>& f) {
@@ -80,6 +84,7 @@ TEST(LeaderElectorTest, OneLeaderAtATimeAndTheStandbyWaitsForTheLeaseToExpire) {
   EXPECT_EQ((*lease)["spec"]["leaseDurationSeconds"], 15);
   EXPECT_EQ((*lease)["spec"]["renewTime"].get<std::string>().size(), 27u) << "MicroTime";
 
+  h.driver.SetParticipants(2);
   Candidate b(h, "b");
   b.Start();
   absl::Time standby_since = h.clock.Now();
@@ -88,16 +93,18 @@ TEST(LeaderElectorTest, OneLeaderAtATimeAndTheStandbyWaitsForTheLeaseToExpire) {
   EXPECT_EQ(b.elector.Leader(), "a");
 
   // a dies without releasing: b takes over once a's renewals stop for the lease duration.
-  a.cancel.Cancel();
-  a.thread.join();
+  h.driver.Pause();
+  a.Stop();
+  h.driver.SetParticipants(1);
   absl::Time died = h.clock.Now();
+  h.driver.Resume();
   ASSERT_TRUE(Eventually([&] { return b.elector.IsLeader(); }));
   // a's last renewal was at most one retry period (2 s) before it died, so the lease runs
   // out 13 s after the death at the earliest. b notices the last renewal up to one jittered
   // retry (2.4 s) after it, waits the lease duration from then, and takes over at its next
-  // attempt (another 2.4 s at most): 15 + 2.4 + 2.4 s, plus the harness's 100 ms steps.
-  EXPECT_GE(h.clock.Now() - died, absl::Seconds(13));
-  EXPECT_LE(h.clock.Now() - died, absl::Seconds(15) + absl::Milliseconds(2 * 2400 + 200));
+  // attempt (another 2.4 s at most): 15 + 2.4 + 2.4 s.
+  EXPECT_GE(b.LedAt() - died, absl::Seconds(13));
+  EXPECT_LE(b.LedAt() - died, absl::Seconds(15) + absl::Milliseconds(2 * 2400));
   EXPECT_EQ(h.kube.Object(kLeases, "heartbeat-operator").value()["spec"]["leaseTransitions"], 1);
 }
 
@@ -106,13 +113,17 @@ TEST(LeaderElectorTest, ReleaseHandsOverAtOnce) {
   Candidate a(h, "a");
   a.Start();
   ASSERT_TRUE(Eventually([&] { return a.elector.IsLeader(); }));
+  h.driver.SetParticipants(2);
   Candidate b(h, "b");
   b.Start();
+  h.driver.Pause();
   a.Stop();
   a.elector.Release();
+  h.driver.SetParticipants(1);
   absl::Time released = h.clock.Now();
+  h.driver.Resume();
   ASSERT_TRUE(Eventually([&] { return b.elector.IsLeader(); }));
-  EXPECT_LE(h.clock.Now() - released, absl::Seconds(3));
+  EXPECT_LE(b.LedAt() - released, absl::Milliseconds(2400)) << "at b's next attempt";
 }
 
 TEST(LeaderElectorTest, ALeaderThatCannotRenewStopsLeading) {
@@ -120,8 +131,16 @@ TEST(LeaderElectorTest, ALeaderThatCannotRenewStopsLeading) {
   Candidate a(h, "a");
   a.Start();
   ASSERT_TRUE(Eventually([&] { return a.elector.IsLeader(); }));
+  h.driver.Pause();  // the failures begin at a defined virtual instant
+  absl::Time failing_since = h.clock.Now();
   h.kube.FailNext(kubefake::Verb::kGet, absl::UnavailableError("connection refused"), 1000);
+  h.driver.Resume();
   ASSERT_TRUE(Eventually([&] { return a.stopped.load() == 1; }));
+  // The last renewal was at most one retry period before the failures began; leadership
+  // ends at the first failed attempt past the renew deadline. a's thread has ended, so
+  // time stood still since.
+  EXPECT_LE(h.clock.Now() - failing_since, absl::Seconds(10));
+  EXPECT_GE(h.clock.Now() - failing_since, absl::Seconds(10) - absl::Seconds(2));
   EXPECT_FALSE(a.elector.IsLeader());
   EXPECT_EQ(a.started.load(), 1);
 }

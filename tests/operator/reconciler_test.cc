@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "capability/configmap_source.h"
 #include "capability/declaration.h"
 #include "etcd/fake_etcd.h"
@@ -29,15 +31,35 @@ class ReconcilerTest : public ::testing::Test {
     engine_ = std::make_unique<heartbeat::HeartbeatEngine>(etcd_, clock_, options);
     ReconcilerOptions ro;
     ro.status_sync_period = absl::Seconds(30);
-    reconciler_ = std::make_unique<CapabilityReconciler>(
-        kube_, *engine_, etcd_, index_, [this](const std::string& key) { return Find(kCaps, key); },
-        [this](const std::string& key) { return Find(kConfigMaps, key); }, events_, clock_, ro);
+    reconciler_ =
+        std::make_unique<CapabilityReconciler>(kube_, *engine_, index_, events_, clock_, ro);
   }
 
-  std::optional<nlohmann::json> Find(const kube::ResourceRef& ref, const std::string& key) {
-    return kube_.Object(ref, key.substr(key.find('/') + 1));
+  // Indexes every Capability as the informer would have by now (resources and mirrors),
+  // then reconciles `id`.
+  ReconcileResult Reconcile(const std::string& id) {
+    auto listed = kube_.List(kCaps, {});
+    EXPECT_TRUE(listed.ok());
+    std::set<std::string> now;
+    for (const nlohmann::json& object :
+         listed.ok() ? listed->items : std::vector<nlohmann::json>{}) {
+      std::string key = "default/" + kube::ObjectName(object);
+      now.insert(key);
+      if (capability::IsMirror(object)) {
+        index_.SetMirror(key, capability::FromMirror(object));
+      } else {
+        index_.SetResource(key, FromCapability(object));
+      }
+    }
+    for (const std::string& gone : seen_) {
+      if (now.count(gone) > 0) continue;
+      index_.SetResource(gone, std::nullopt);
+      index_.SetMirror(gone, std::nullopt);
+    }
+    seen_ = now;
+    return reconciler_->Reconcile(id);
   }
-  // Creates (or updates the spec of) a Capability and indexes it, as the informer would.
+  // Creates (or updates the spec of) a Capability.
   void Declare(const std::string& name, nlohmann::json spec) {
     auto existing = kube_.Object(kCaps, name);
     if (!existing) {
@@ -48,12 +70,6 @@ class ReconcilerTest : public ::testing::Test {
     } else {
       ASSERT_TRUE(kube_.Patch(kCaps, name, kube::PatchType::kMerge, {{"spec", spec}}, {}).ok());
     }
-    Index(name);
-  }
-  void Index(const std::string& name) {
-    auto object = kube_.Object(kCaps, name);
-    index_.SetResource("default/" + name,
-                       object ? std::optional<Declaration>(FromCapability(*object)) : std::nullopt);
   }
   // Lets the engine work for `d` of virtual time.
   void Run(absl::Duration d) {
@@ -79,12 +95,13 @@ class ReconcilerTest : public ::testing::Test {
   EventRecorder events_{kube_, clock_, "test"};
   std::unique_ptr<heartbeat::HeartbeatEngine> engine_;
   std::unique_ptr<CapabilityReconciler> reconciler_;
+  std::set<std::string> seen_;  // object keys indexed so far
 };
 
 TEST_F(ReconcilerTest, ARunnableResourceGetsAHeartbeatAFinalizerAndStatus) {
   Declare("reg",
           {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
-  ReconcileResult first = reconciler_->Reconcile("a.reg");
+  ReconcileResult first = Reconcile("a.reg");
   ASSERT_TRUE(first.status.ok()) << first.status;
   EXPECT_EQ(first.requeue_after, absl::Seconds(30));
   ASSERT_TRUE(engine_->GetStatus("a.reg").has_value());
@@ -93,8 +110,7 @@ TEST_F(ReconcilerTest, ARunnableResourceGetsAHeartbeatAFinalizerAndStatus) {
   EXPECT_EQ(Phase("reg"), "Pending");
 
   Run(absl::Seconds(1));
-  Index("reg");
-  ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
+  ASSERT_TRUE(Reconcile("a.reg").status.ok());
   EXPECT_EQ(Phase("reg"), "Healthy");
   EXPECT_TRUE(KeyPresent("a.reg"));
   object = kube_.Object(kCaps, "reg");
@@ -110,18 +126,18 @@ TEST_F(ReconcilerTest, ARunnableResourceGetsAHeartbeatAFinalizerAndStatus) {
 TEST_F(ReconcilerTest, CountersAreWrittenAtMostOncePerSyncPeriod) {
   Declare("reg",
           {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
-  reconciler_->Reconcile("a.reg");
+  Reconcile("a.reg");
   Run(absl::Seconds(2));
-  reconciler_->Reconcile("a.reg");  // Pending -> Healthy: a transition, written
+  Reconcile("a.reg");  // Pending -> Healthy: a transition, written
   int64_t patches = kube_.Calls(Verb::kPatch);
   Run(absl::Seconds(5));  // counters move on
-  ReconcileResult result = reconciler_->Reconcile("a.reg");
+  ReconcileResult result = Reconcile("a.reg");
 
   EXPECT_EQ(kube_.Calls(Verb::kPatch), patches) << "counters alone wait for the sync period";
   EXPECT_GT(result.requeue_after, absl::Seconds(20));
   EXPECT_LE(result.requeue_after, absl::Seconds(30));
   Run(absl::Seconds(26));
-  reconciler_->Reconcile("a.reg");
+  Reconcile("a.reg");
   EXPECT_EQ(kube_.Calls(Verb::kPatch), patches + 1);
   EXPECT_GE((*kube_.Object(kCaps, "reg"))["status"]["heartbeatCount"].get<int>(), 30);
 }
@@ -129,11 +145,11 @@ TEST_F(ReconcilerTest, CountersAreWrittenAtMostOncePerSyncPeriod) {
 TEST_F(ReconcilerTest, PausingRemovesTheKeyAndTheHeartbeat) {
   Declare("reg",
           {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
-  reconciler_->Reconcile("a.reg");
+  Reconcile("a.reg");
   Run(absl::Seconds(1));
   ASSERT_TRUE(KeyPresent("a.reg"));
   Declare("reg", {{"heartbeat", {{"paused", true}}}});
-  ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
+  ASSERT_TRUE(Reconcile("a.reg").status.ok());
   EXPECT_FALSE(engine_->GetStatus("a.reg").has_value());
   EXPECT_FALSE(KeyPresent("a.reg"));
   EXPECT_EQ(Phase("reg"), "Paused");
@@ -142,14 +158,13 @@ TEST_F(ReconcilerTest, PausingRemovesTheKeyAndTheHeartbeat) {
 TEST_F(ReconcilerTest, DeletionWaitsForTheKeyToBeGone) {
   Declare("reg",
           {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
-  reconciler_->Reconcile("a.reg");
+  Reconcile("a.reg");
   Run(absl::Seconds(1));
-  ASSERT_TRUE(kube_.Delete(kCaps, "reg", {}).ok());
-  Index("reg");  // the finalizer keeps it, with a deletionTimestamp
+  ASSERT_TRUE(kube_.Delete(kCaps, "reg", {}).ok());  // the finalizer keeps it, deleting
   ASSERT_TRUE(kube_.Object(kCaps, "reg").has_value());
 
   etcd_.SetDown(true);
-  ReconcileResult failed = reconciler_->Reconcile("a.reg");
+  ReconcileResult failed = Reconcile("a.reg");
   EXPECT_FALSE(failed.status.ok());
   EXPECT_NE(failed.status.message().find("cannot delete /chora/capabilities/a.reg/health"),
             std::string::npos)
@@ -157,7 +172,7 @@ TEST_F(ReconcilerTest, DeletionWaitsForTheKeyToBeGone) {
   EXPECT_TRUE(kube_.Object(kCaps, "reg").has_value()) << "the finalizer stays until etcd answers";
 
   etcd_.SetDown(false);
-  ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
+  ASSERT_TRUE(Reconcile("a.reg").status.ok());
   EXPECT_FALSE(KeyPresent("a.reg"));
   EXPECT_FALSE(kube_.Object(kCaps, "reg").has_value()) << "finalizer removed, object gone";
 }
@@ -168,7 +183,7 @@ TEST_F(ReconcilerTest, TheOlderDeclarationWinsAndTheOtherSaysConflict) {
   clock_.Advance(absl::Seconds(5));
   Declare("second",
           {{"identifier", "a.dup"}, {"heartbeat", {{"intervalSeconds", 2}, {"ttlSeconds", 8}}}});
-  reconciler_->Reconcile("a.dup");
+  Reconcile("a.dup");
   EXPECT_EQ(engine_->GetStatus("a.dup")->ttl_seconds, 4);
   EXPECT_EQ(Phase("second"), "Conflict");
   EXPECT_NE(Phase("first"), "Conflict");
@@ -185,17 +200,15 @@ TEST_F(ReconcilerTest, ConfigMapEntriesAreMirroredAndTheirMirrorsRemoved) {
                                   "{interval: 1, heartbeat_ttl: 4}}\n"}}}});
   auto parsed = capability::FromConfigMap(cm, {10, 30});
   index_.SetConfigMap("default/caps", parsed.declarations);
-  ASSERT_TRUE(reconciler_->Reconcile("a.cm_x").status.ok());
+  ASSERT_TRUE(Reconcile("a.cm_x").status.ok());
   auto mirror = kube_.Object(kCaps, "caps.a.cm-x");
   ASSERT_TRUE(mirror.has_value());
   EXPECT_TRUE(capability::IsMirror(*mirror));
   EXPECT_EQ((*mirror)["spec"]["heartbeat"]["ttlSeconds"], 4);
   EXPECT_TRUE(engine_->GetStatus("a.cm_x").has_value());
 
-  index_.SetMirror("default/caps.a.cm-x", "a.cm_x",
-                   capability::MirrorSource(parsed.declarations[0]));
   index_.SetConfigMap("default/caps", {});
-  ASSERT_TRUE(reconciler_->Reconcile("a.cm_x").status.ok());
+  ASSERT_TRUE(Reconcile("a.cm_x").status.ok());
   EXPECT_FALSE(kube_.Object(kCaps, "caps.a.cm-x").has_value());
   EXPECT_FALSE(engine_->GetStatus("a.cm_x").has_value());
 }
@@ -203,7 +216,7 @@ TEST_F(ReconcilerTest, ConfigMapEntriesAreMirroredAndTheirMirrorsRemoved) {
 TEST_F(ReconcilerTest, AnInvalidSpecIsReportedNotRetried) {
   Declare("slow",
           {{"identifier", "a.slow"}, {"heartbeat", {{"intervalSeconds", 30}, {"ttlSeconds", 30}}}});
-  ReconcileResult result = reconciler_->Reconcile("a.slow");
+  ReconcileResult result = Reconcile("a.slow");
   EXPECT_TRUE(result.status.ok()) << "an invalid spec is not an error to retry";
   EXPECT_EQ(result.requeue_after, absl::ZeroDuration());
   EXPECT_EQ(Phase("slow"), "Invalid");

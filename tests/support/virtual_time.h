@@ -1,4 +1,6 @@
-// Drives a HeartbeatEngine and a FakeEtcd on a FakeClock: the unit tests' event loop.
+// Drives a HeartbeatEngine and a FakeEtcd on a FakeClock: the unit tests' event loop (the
+// engine does not wait; the test calls RunDue()). Threads that sleep on the clock are
+// driven by ClockDriver (clock_driver.h).
 #pragma once
 
 #include "absl/time/time.h"

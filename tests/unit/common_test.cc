@@ -3,7 +3,6 @@
 #include <sstream>
 
 #include "common/backoff.h"
-#include "common/clock.h"
 #include "common/histogram.h"
 #include "common/jitter.h"
 #include "common/log.h"
@@ -47,13 +46,6 @@ TEST(JitterTest, SpreadStaysWithinTheFraction) {
     EXPECT_GE(d, absl::Seconds(9));
     EXPECT_LE(d, absl::Seconds(11));
   }
-}
-
-TEST(FakeClockTest, MovesOnlyWhenTold) {
-  FakeClock clock(absl::FromUnixSeconds(100));
-  EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(100));
-  clock.Advance(absl::Seconds(5));
-  EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(105));
 }
 
 TEST(HistogramTest, PercentilesWithinSixPercent) {

@@ -117,7 +117,7 @@ TEST_F(EngineFixture, RemoveWithRevokeDeletesTheKeyAtOnce) {
   ASSERT_TRUE(engine_->Upsert(Spec("a.b")).ok());
   ASSERT_TRUE(engine_->Upsert(Spec("c.d")).ok());
   Run(absl::Seconds(1));
-  engine_->Remove("a.b", /*revoke=*/true);
+  engine_->Remove("a.b", HeartbeatEngine::Removal::kDeleteKey);
   Run(absl::Milliseconds(100));
   EXPECT_FALSE(etcd_.Get(Key("a.b")).has_value());
   EXPECT_TRUE(etcd_.Get(Key("c.d")).has_value());
@@ -128,7 +128,7 @@ TEST_F(EngineFixture, RemoveWithoutRevokeLetsTheKeyExpireWithItsLease) {
   Start();
   ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 6)).ok());
   Run(absl::Seconds(1));
-  engine_->Remove("a.b", /*revoke=*/false);
+  engine_->Remove("a.b", HeartbeatEngine::Removal::kLetExpire);
   Run(absl::Seconds(3));
   EXPECT_TRUE(etcd_.Get(Key("a.b")).has_value());
   Run(absl::Seconds(5));

@@ -1,18 +1,16 @@
-// CancelToken: a shared "stop now" flag for the blocking calls of the Kubernetes client
-// (a watch runs until its token is cancelled).
+// CancelToken: a shared "stop now" flag for anything that blocks: a Kubernetes watch, a
+// sleep on a Clock (Clock::SleepUntil), a component's Run() loop.
 //
-// Copies share one state: the controller keeps a copy, hands another to Watch(), and calls
-// Cancel() from any thread to make the watch return promptly with kCancelled. A token
-// cannot be reset; use a fresh one for the next call. Thread-safe.
+// Copies share one state: the owner keeps a copy, hands another to the blocking call, and
+// calls Cancel() from any thread to make it return promptly. A token cannot be reset; use a
+// fresh one for the next call. Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 
-#include "absl/time/time.h"
-
-namespace hb::kube {
+namespace hb {
 
 class CancelToken {
  public:
@@ -22,8 +20,9 @@ class CancelToken {
   // Cancels the token and runs the registered callbacks on this thread. Idempotent.
   void Cancel() const;
   bool IsCancelled() const;
-  // Blocks until the token is cancelled (true) or `timeout` passes (false).
-  bool WaitForCancel(absl::Duration timeout) const;
+  // Blocks until the token is cancelled. (Timed waits go through a Clock:
+  // Clock::SleepUntil(deadline, token).)
+  void WaitForCancel() const;
 
   // A callback registered with OnCancel(); destroying it unregisters the callback and, if
   // the callback is running on another thread, waits for it to finish.
@@ -53,4 +52,4 @@ class CancelToken {
   std::shared_ptr<Registration::State> state_;
 };
 
-}  // namespace hb::kube
+}  // namespace hb

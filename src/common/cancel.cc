@@ -1,4 +1,4 @@
-#include "kube/cancel.h"
+#include "common/cancel.h"
 
 #include <map>
 #include <thread>
@@ -8,7 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
-namespace hb::kube {
+namespace hb {
 
 struct CancelToken::Registration::State {
   absl::Mutex mu;
@@ -42,9 +42,9 @@ bool CancelToken::IsCancelled() const {
   return state_->cancelled;
 }
 
-bool CancelToken::WaitForCancel(absl::Duration timeout) const {
+void CancelToken::WaitForCancel() const {
   absl::MutexLock lock(&state_->mu);
-  return state_->mu.AwaitWithTimeout(absl::Condition(&state_->cancelled), timeout);
+  state_->mu.Await(absl::Condition(&state_->cancelled));
 }
 
 CancelToken::Registration CancelToken::OnCancel(std::function<void()> fn) const {
@@ -89,4 +89,4 @@ void CancelToken::Registration::Reset() {
   state_ = nullptr;
 }
 
-}  // namespace hb::kube
+}  // namespace hb

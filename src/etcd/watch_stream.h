@@ -1,4 +1,5 @@
-// WatchStream: one etcd watch on its own gRPC stream (internal to src/etcd).
+// WatchStream: one etcd watch on its own gRPC stream (internal to src/etcd), on a
+// ReconnectingStream.
 //
 // Opens the stream, sends one WatchCreateRequest and hands each batch of events to the
 // listener. When the stream breaks it is re-opened with capped, jittered backoff from the
@@ -7,54 +8,32 @@
 // returns once no callback is running. Thread-safe.
 #pragma once
 
-#include <grpcpp/alarm.h>
-
 #include <memory>
-#include <vector>
 
-#include "common/backoff.h"
-#include "common/jitter.h"
 #include "etcd/etcd_client.h"
-#include "etcd/grpc_transport.h"
+#include "etcd/reconnecting_stream.h"
 
 namespace hb::etcd::internal {
 
-class WatchStream final : public WatchHandle {
+class WatchStream final
+    : public WatchHandle,
+      public ReconnectingStream<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse> {
  public:
-  WatchStream(GrpcTransport& transport, WatchRequest request, WatchListener* listener);
+  WatchStream(GrpcTransport& transport, hb::etcd::WatchRequest request, WatchListener* listener);
   ~WatchStream() override;
 
  private:
-  struct Attempt;
+  std::unique_ptr<Stream> Open(Connection& conn, grpc::ClientContext* ctx,
+                               grpc::CompletionQueue* cq) override;
+  void OnUp(Later& later) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool OnMessage(const etcdserverpb::WatchResponse& response, Later& later) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnDown(const absl::Status& why, absl::Duration retry_in, Later& later) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  void Connect();
-  void OnStarted(Attempt* a, bool ok);
-  void OnWritten(Attempt* a, bool ok);
-  void OnRead(Attempt* a, bool ok);
-  void OnFinished(Attempt* a);
-  void OnRetryAlarm(bool ok);
-  void StartFinish(Attempt* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OpDone(Attempt* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ReapRetired() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool Idle() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  void Deliver(std::vector<WatchEvent> events, absl::Status error, bool fatal);
-
-  GrpcTransport& transport_;
-  const WatchRequest request_;
+  const hb::etcd::WatchRequest request_;
   WatchListener* const listener_;
-  Jitter jitter_;
-
-  absl::Mutex mu_;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;  // fatal error delivered
   int64_t next_revision_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<Attempt> attempt_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::unique_ptr<Attempt>> retired_ ABSL_GUARDED_BY(mu_);
-  Backoff backoff_ ABSL_GUARDED_BY(mu_);
-  grpc::Alarm alarm_;
-  std::unique_ptr<FnTag> alarm_tag_;
-  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;
-  int callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace hb::etcd::internal

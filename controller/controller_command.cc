@@ -2,23 +2,18 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
-#include <iostream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
-#include "common/jitter.h"
 #include "common/log.h"
+#include "controller_wiring.h"
 #include "engine_host.h"
 #include "heartbeat_command.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
-#include "leader/leader_elector.h"
 #include "metrics/servers.h"
-#include "operator/operator.h"
 #include "signals.h"
 
 namespace hb::cli {
@@ -118,28 +113,32 @@ CLI::App* AddControllerCommand(CLI::App& app, ControllerFlags& flags) {
   return cmd;
 }
 
-int RunController(const ControllerFlags& flags) {
-  if (!ConfigureLogging(flags.engine.log_format)) return 2;
-  if (std::string bad = CheckTiming(flags.engine); !bad.empty()) return UsageError(bad);
+// The first problem with the flags, or "" when they can run.
+std::string CheckControllerFlags(const ControllerFlags& flags) {
+  if (std::string bad = CheckTiming(flags.engine); !bad.empty()) return bad;
   for (const std::string& named : flags.configmaps) {
     size_t slash = named.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == named.size()) {
-      return UsageError(
-          absl::StrCat("--capabilities-configmap: expected NAMESPACE/NAME, got \"", named, "\""));
+      return absl::StrCat("--capabilities-configmap: expected NAMESPACE/NAME, got \"", named, "\"");
     }
   }
   if (flags.leader_elect &&
       !(flags.retry_period < flags.renew_deadline && flags.renew_deadline < flags.lease_duration)) {
-    return UsageError(
-        "leader election needs --leader-elect-retry-period < --leader-elect-renew-deadline < "
-        "--leader-elect-lease-duration");
+    return "leader election needs --leader-elect-retry-period < --leader-elect-renew-deadline < "
+           "--leader-elect-lease-duration";
   }
   for (const std::string* bind : {&flags.metrics_bind, &flags.health_bind}) {
     if (*bind == "0") continue;
     if (auto address = metrics::NormalizeBindAddress(*bind); !address.ok()) {
-      return UsageError(std::string(address.status().message()));
+      return std::string(address.status().message());
     }
   }
+  return "";
+}
+
+int RunController(const ControllerFlags& flags) {
+  if (!ConfigureLogging(flags.engine.log_format)) return 2;
+  if (std::string bad = CheckControllerFlags(flags); !bad.empty()) return UsageError(bad);
   auto etcd_options = ToClientOptions(flags.etcd);
   if (!etcd_options.ok()) return UsageError(std::string(etcd_options.status().message()));
   auto kube_config = kube::LoadDefault(flags.kubeconfig, flags.context);
@@ -162,91 +161,12 @@ int RunController(const ControllerFlags& flags) {
     return 1;
   }
   std::string instance = flags.instance.empty() ? DefaultInstance() : flags.instance;
-  op::OperatorOptions options;
-  options.watch_namespaces = flags.watch_namespaces;
-  options.configmaps = flags.configmaps;
-  options.configmap_selector = flags.configmap_selector;
-  options.workers = flags.workers;
-  options.defaults = {flags.engine.interval, flags.engine.ttl};
-  options.reconciler.key_prefix = flags.engine.key_prefix;
-  options.reconciler.status_sync_period = absl::Seconds(flags.status_sync_period);
-  options.reconciler.etcd_timeout = etcd_options->call_timeout;
-  options.instance = instance;
-  op::Operator controller(**kube_client, (*host)->engine(), RealClock::Get(), options);
-
-  // Leader election: standbys keep caches warm and take over when the lease is free.
-  std::unique_ptr<leader::LeaderElector> elector;
-  std::atomic<bool> lost{false};
-  CancelToken stop_election;
-  std::thread election;
-  if (flags.leader_elect) {
-    leader::LeaderElectionOptions le;
-    le.lease_namespace = flags.leader_election_namespace;
-    if (le.lease_namespace.empty()) {
-      const char* pod_ns = std::getenv("POD_NAMESPACE");
-      le.lease_namespace = pod_ns != nullptr && *pod_ns != 0 ? pod_ns : "default";
-    }
-    le.lease_name = flags.leader_election_id;
-    le.identity = absl::StrCat(instance, "_", absl::Hex(Jitter::RandomSeed() & 0xffffff));
-    le.lease_duration = absl::Seconds(flags.lease_duration);
-    le.renew_deadline = absl::Seconds(flags.renew_deadline);
-    le.retry_period = absl::Seconds(flags.retry_period);
-    heartbeat::HeartbeatEngine& engine = (*host)->engine();
-    leader::LeaderCallbacks callbacks;
-    callbacks.started_leading = [&engine, &controller] {
-      engine.RescanExistingKeys();  // adopt the leases the former leader renewed
-      controller.Lead();
-    };
-    callbacks.stopped_leading = [&lost] { lost.store(true); };
-    elector =
-        std::make_unique<leader::LeaderElector>(**kube_client, RealClock::Get(), le, callbacks);
-    election = std::thread([&] { elector->Run(stop_election); });
-  }
-  controller.Start(/*lead=*/!flags.leader_elect);
-
-  std::unique_ptr<metrics::MetricsServer> metrics_server;
-  std::unique_ptr<metrics::HealthServer> health_server;
-  if (flags.metrics_bind != "0") {
-    metrics::MetricsSources sources;
-    sources.engine = &(*host)->engine();
-    sources.controller = &controller;
-    if (elector) sources.is_leader = [&elector] { return elector->IsLeader(); };
-    sources.leader_election_id = flags.leader_election_id;
-    EngineHost* raw_host = host->get();
-    sources.etcd_endpoints = [raw_host] {
-      std::vector<metrics::EndpointState> states;
-      for (const auto& [endpoint, state] : raw_host->EtcdEndpointStates()) {
-        if (state >= 0) states.push_back({endpoint, state == 1});
-      }
-      return states;
-    };
-    sources.per_capability = flags.per_capability_metrics;
-    sources.clock = &RealClock::Get();
-    auto started = metrics::MetricsServer::Start(flags.metrics_bind, sources);
-    if (!started.ok()) {
-      LogError("Cannot serve metrics", {{"error", started.status().message()}});
-    } else {
-      metrics_server = *std::move(started);
-    }
-  }
-  if (flags.health_bind != "0") {
-    EngineHost* raw_host = host->get();
-    bool elect = flags.leader_elect;
-    auto started = metrics::HealthServer::Start(
-        flags.health_bind, [&controller, raw_host, elect]() -> absl::Status {
-          if (!controller.Synced()) return absl::UnavailableError("informers have not synced");
-          if (elect && !controller.Leading()) return absl::OkStatus();  // a standby is ready
-          for (const auto& [endpoint, state] : raw_host->EtcdEndpointStates()) {
-            if (state == 1) return absl::OkStatus();
-          }
-          return absl::UnavailableError("no etcd endpoint has answered");
-        });
-    if (!started.ok()) {
-      LogError("Cannot serve health probes", {{"error", started.status().message()}});
-    } else {
-      health_server = *std::move(started);
-    }
-  }
+  op::Operator controller(**kube_client, (*host)->engine(), RealClock::Get(),
+                          OperatorOptionsFrom(flags, instance, etcd_options->call_timeout));
+  // Standbys keep caches warm and take over when the lease is free.
+  LeaderElection election(flags, instance, **kube_client, (*host)->engine(), controller);
+  controller.Start(/*lead=*/!election.enabled());
+  ControllerServers servers = StartServers(flags, **host, controller, election);
   LogInfo("Controller started", {{"etcd", (*host)->where()},
                                  {"namespaces", flags.watch_namespaces.empty()
                                                     ? std::string("(all)")
@@ -255,8 +175,8 @@ int RunController(const ControllerFlags& flags) {
                                  {"configmaps", absl::StrJoin(flags.configmaps, ",")},
                                  {"leader_election", flags.leader_elect}});
 
-  int signal = (*host)->WaitForSignal([&lost] { return lost.load(); });
-  bool lost_leadership = lost.load();  // stopping the election below also stops leading
+  int signal = (*host)->WaitForSignal([&election] { return election.Lost(); });
+  bool lost_leadership = election.Lost();  // stopping the election below also stops leading
   controller.Stop();
   bool revoke = flags.on_exit == "revoke" && !lost_leadership;
   if (lost_leadership) {
@@ -264,11 +184,7 @@ int RunController(const ControllerFlags& flags) {
     LogError("Leadership lost; stopping without revoking so that the new leader adopts");
   }
   (*host)->Shutdown(signal, revoke, "Controller stopped");
-  if (elector) {
-    stop_election.Cancel();
-    election.join();
-    if (!lost_leadership) elector->Release();
-  }
+  election.Stop(/*release=*/!lost_leadership);
   return lost_leadership ? 1 : 0;
 }
 

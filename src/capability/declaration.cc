@@ -65,6 +65,7 @@ Mirror FromMirror(const nlohmann::json& capability) {
   m.ns = StringField(metadata, "namespace");
   m.name = StringField(metadata, "name");
   m.uid = StringField(metadata, "uid");
+  m.resource_version = StringField(metadata, "resourceVersion");
   m.generation = internal::IntField(metadata, "generation").value_or(0);
   m.source = StringField(ObjectField(metadata, "annotations"), kSourceAnnotation);
   const nlohmann::json* spec = Field(capability, "spec");

@@ -65,6 +65,7 @@ struct Mirror {
   std::string ns;
   std::string name;
   std::string uid;
+  std::string resource_version;
   std::string identifier;  // spec.identifier
   std::string source;      // the kSourceAnnotation: which entry it mirrors
   int64_t generation = 0;

@@ -22,15 +22,15 @@
 //    strategic merge patch is treated as a merge patch (no merge-by-key lists); apply
 //    (needs a field manager) creates a missing object or merge-patches it, without field
 //    ownership.
-//  - Watch blocks in real time on the calling thread, like the real client: replays events
+//  - Watch blocks on the calling thread, like the real client: replays events
 //    after options.resource_version from a bounded history (default 1000 events), sends
 //    synthetic ADDED events first for "" and "0", honours selectors (an object leaving the
 //    selection is DELETED for the watcher, one entering it ADDED), sends a BOOKMARK right
 //    after the start when allow_bookmarks (and on SendBookmarks()), and returns IsGone()
 //    (410 Expired) for a too-old resourceVersion. It returns kCancelled promptly when the
-//    token is cancelled, OK at timeout_seconds (real time) or on CloseWatches(), and OK
-//    when the watcher fell behind the history window. The handler is called without any
-//    lock held, so it may call back into the client.
+//    token is cancelled, OK at timeout_seconds (on the injected Clock) or on
+//    CloseWatches(), and OK when the watcher fell behind the history window. The handler
+//    is called without any lock held, so it may call back into the client.
 //
 // Fault injection and inspection are the methods after the KubeClient overrides. Unknown
 // kinds: the fake does not know which resources are namespaced; it uses whatever namespace

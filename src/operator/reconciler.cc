@@ -105,17 +105,17 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
     if (d.kind == Declaration::Kind::kResource) {
       if (d.deleting) continue;
       if (!d.HasFinalizer()) {
-        absl::Status finalized = SetFinalizer(d, /*present=*/true);
-        if (!finalized.ok() && result.status.ok()) result.status = finalized;
+        absl::StatusOr<bool> finalized = SetFinalizer(d, /*present=*/true);
+        if (!finalized.ok() && result.status.ok()) result.status = finalized.status();
       }
-      target =
-          StatusTarget{CapabilityRef(d.ns, d.name, d.uid), d.generation, &d.status, "resource"};
+      target = StatusTarget{CapabilityRef(d.ns, d.name, d.uid), d.generation, d.resource_version,
+                            &d.status, "resource"};
     } else {
       auto mirror = entry.mirrors.find(capability::MirrorKey(d));
       if (mirror == entry.mirrors.end()) continue;  // created just now: its watch event follows
       const capability::Mirror& m = mirror->second;
-      target =
-          StatusTarget{CapabilityRef(m.ns, m.name, m.uid), m.generation, &m.status, "configmap"};
+      target = StatusTarget{CapabilityRef(m.ns, m.name, m.uid), m.generation, m.resource_version,
+                            &m.status, "configmap"};
     }
     absl::Status error;
     absl::Duration again = SyncStatus(target, d, winner, identifier, error);
@@ -160,8 +160,8 @@ absl::Status CapabilityReconciler::StopHeartbeat(const std::string& identifier, 
   return absl::OkStatus();
 }
 
-absl::Status CapabilityReconciler::SetFinalizer(const Declaration& d, bool present) {
-  if (d.HasFinalizer() == present) return absl::OkStatus();
+absl::StatusOr<bool> CapabilityReconciler::SetFinalizer(const Declaration& d, bool present) {
+  if (d.HasFinalizer() == present) return true;
   nlohmann::json finalizers = nlohmann::json::array();
   for (const std::string& f : d.finalizers) {
     if (f != capability::kFinalizer) finalizers.push_back(f);
@@ -172,16 +172,25 @@ absl::Status CapabilityReconciler::SetFinalizer(const Declaration& d, bool prese
       {"metadata", {{"finalizers", finalizers}, {"resourceVersion", d.resource_version}}}};
   auto patched = kube_.Patch(kCapabilities.InNamespace(d.ns), d.name, kube::PatchType::kMerge,
                              patch, kube::PatchOptions{});
+  if (!patched.ok() && kube::IsConflict(patched.status())) {
+    // The object changed since the index saw it (often: our own status write). Its watch
+    // event is on the way and brings this identifier back with the new version.
+    LogDebug("finalizer patch raced a newer version; waiting for its event",
+             {{"object", d.ObjectKey()}, {"resourceVersion", d.resource_version}});
+    return false;
+  }
   if (!patched.ok() && !kube::IsNotFound(patched.status())) return patched.status();
-  return absl::OkStatus();
+  return true;
 }
 
 absl::Status CapabilityReconciler::FinishDeletion(const Declaration& d) {
-  absl::Status removed = SetFinalizer(d, /*present=*/false);
-  if (!removed.ok()) return removed;
+  absl::StatusOr<bool> removed = SetFinalizer(d, /*present=*/false);
+  if (!removed.ok()) return removed.status();
+  if (!*removed) return absl::OkStatus();  // raced: done with the next version
   LogInfo("Capability deleted; finalizer removed", {{"object", d.ObjectKey()}});
   absl::MutexLock lock(&mu_);
   last_write_.erase(d.ObjectKey());
+  written_.erase(d.ObjectKey());
   phases_.erase(d.ObjectKey());
   return absl::OkStatus();
 }
@@ -242,10 +251,17 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
   inputs.generation = target.generation;
   inputs.now = clock_.WallNow();
   absl::Time now = clock_.Now();
-  const CapabilityStatus& current = *target.current;
+  std::string key = target.ref.namespace_ + "/" + target.ref.name;
+  CapabilityStatus current = *target.current;
+  {
+    absl::MutexLock lock(&mu_);
+    auto written = written_.find(key);
+    if (written != written_.end() && written->second.over_version == target.resource_version) {
+      current = written->second.status;  // the index has not seen our last write yet
+    }
+  }
   CapabilityStatus desired = capability::DesiredStatus(inputs, current);
   Phase phase = desired.phase.value_or(Phase::kPending);
-  std::string key = target.ref.namespace_ + "/" + target.ref.name;
   {
     absl::MutexLock lock(&mu_);
     phases_[key] = {target.source_kind, capability::PhaseName(phase)};
@@ -268,6 +284,7 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
   {
     absl::MutexLock lock(&mu_);
     last_write_[key] = now;
+    written_[key] = Written{target.resource_version, desired};
   }
   if (current.phase != desired.phase) {
     LogInfo(absl::StrCat("Capability ", capability::PhaseName(phase)),

@@ -71,12 +71,23 @@ class CapabilityReconciler {
   struct StatusTarget {
     kube::ObjectReference ref;
     int64_t generation = 0;
+    std::string resource_version;  // of the indexed object
     const capability::CapabilityStatus* current = nullptr;
     const char* source_kind = "resource";  // or "configmap"
   };
+  // The last status this reconciler wrote on an object, and the indexed version it was
+  // written over: while the index still shows that version, the write is the truth (its
+  // watch event has not arrived yet), so it is neither written nor reported twice.
+  struct Written {
+    std::string over_version;
+    capability::CapabilityStatus status;
+  };
 
   absl::Status StopHeartbeat(const std::string& identifier, bool delete_key);
-  absl::Status SetFinalizer(const capability::Declaration& d, bool present);
+  // Adds or removes the finalizer with a patch conditional on the indexed resourceVersion:
+  // true when the object has it as asked, false when the object changed meanwhile (its
+  // event brings the identifier back).
+  absl::StatusOr<bool> SetFinalizer(const capability::Declaration& d, bool present);
   absl::Status FinishDeletion(const capability::Declaration& d);
   absl::Status SyncMirrors(const IndexEntry& entry);
   // Writes the status of one object if due; returns when to look again (zero: no need).
@@ -94,6 +105,7 @@ class CapabilityReconciler {
   mutable absl::Mutex mu_;
   // object key -> when its counters were last written (Clock::Now())
   std::map<std::string, absl::Time> last_write_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Written> written_ ABSL_GUARDED_BY(mu_);
   // object key -> {source kind, phase} last computed
   std::map<std::string, std::pair<std::string, std::string>> phases_ ABSL_GUARDED_BY(mu_);
   // Identifiers whose key removal etcd has not confirmed yet: removed again when retried.

@@ -1,0 +1,108 @@
+#include "controller_wiring.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/jitter.h"
+#include "common/log.h"
+
+namespace hb::cli {
+
+op::OperatorOptions OperatorOptionsFrom(const ControllerFlags& flags, const std::string& instance,
+                                        absl::Duration etcd_timeout) {
+  op::OperatorOptions options;
+  options.watch_namespaces = flags.watch_namespaces;
+  options.configmaps = flags.configmaps;
+  options.configmap_selector = flags.configmap_selector;
+  options.workers = flags.workers;
+  options.defaults = {flags.engine.interval, flags.engine.ttl};
+  options.reconciler.key_prefix = flags.engine.key_prefix;
+  options.reconciler.status_sync_period = absl::Seconds(flags.status_sync_period);
+  options.reconciler.etcd_timeout = etcd_timeout;
+  options.instance = instance;
+  return options;
+}
+
+LeaderElection::LeaderElection(const ControllerFlags& flags, const std::string& instance,
+                               kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine,
+                               op::Operator& controller) {
+  if (!flags.leader_elect) return;
+  leader::LeaderElectionOptions le;
+  le.lease_namespace = flags.leader_election_namespace;
+  if (le.lease_namespace.empty()) {
+    const char* pod_ns = std::getenv("POD_NAMESPACE");
+    le.lease_namespace = pod_ns != nullptr && *pod_ns != 0 ? pod_ns : "default";
+  }
+  le.lease_name = flags.leader_election_id;
+  le.identity = absl::StrCat(instance, "_", absl::Hex(Jitter::RandomSeed() & 0xffffff));
+  le.lease_duration = absl::Seconds(flags.lease_duration);
+  le.renew_deadline = absl::Seconds(flags.renew_deadline);
+  le.retry_period = absl::Seconds(flags.retry_period);
+  leader::LeaderCallbacks callbacks;
+  callbacks.started_leading = [&engine, &controller] {
+    engine.RescanExistingKeys();  // adopt the leases the former leader renewed
+    controller.Lead();
+  };
+  callbacks.stopped_leading = [this] { lost_.store(true); };
+  elector_ = std::make_unique<leader::LeaderElector>(kube, RealClock::Get(), le, callbacks);
+  thread_ = std::thread([this] { elector_->Run(cancel_); });
+}
+
+LeaderElection::~LeaderElection() { Stop(/*release=*/false); }
+
+void LeaderElection::Stop(bool release) {
+  if (!thread_.joinable()) return;
+  cancel_.Cancel();
+  thread_.join();
+  if (release) elector_->Release();
+}
+
+ControllerServers StartServers(const ControllerFlags& flags, EngineHost& host,
+                               op::Operator& controller, LeaderElection& election) {
+  ControllerServers servers;
+  if (flags.metrics_bind != "0") {
+    metrics::MetricsSources sources;
+    sources.engine = &host.engine();
+    sources.controller = &controller;
+    if (leader::LeaderElector* elector = election.elector()) {
+      sources.is_leader = [elector] { return elector->IsLeader(); };
+    }
+    sources.leader_election_id = flags.leader_election_id;
+    sources.etcd_endpoints = [&host] {
+      std::vector<metrics::EndpointState> states;
+      for (const auto& [endpoint, state] : host.EtcdEndpointStates()) {
+        if (state >= 0) states.push_back({endpoint, state == 1});
+      }
+      return states;
+    };
+    sources.per_capability = flags.per_capability_metrics;
+    sources.clock = &RealClock::Get();
+    auto started = metrics::MetricsServer::Start(flags.metrics_bind, sources);
+    if (!started.ok()) {
+      LogError("Cannot serve metrics", {{"error", started.status().message()}});
+    } else {
+      servers.metrics = *std::move(started);
+    }
+  }
+  if (flags.health_bind != "0") {
+    bool elect = flags.leader_elect;
+    auto started = metrics::HealthServer::Start(
+        flags.health_bind, [&controller, &host, elect]() -> absl::Status {
+          if (!controller.Synced()) return absl::UnavailableError("informers have not synced");
+          if (elect && !controller.Leading()) return absl::OkStatus();  // a standby is ready
+          for (const auto& [endpoint, state] : host.EtcdEndpointStates()) {
+            if (state == 1) return absl::OkStatus();
+          }
+          return absl::UnavailableError("no etcd endpoint has answered");
+        });
+    if (!started.ok()) {
+      LogError("Cannot serve health probes", {{"error", started.status().message()}});
+    } else {
+      servers.health = *std::move(started);
+    }
+  }
+  return servers;
+}
+
+}  // namespace hb::cli

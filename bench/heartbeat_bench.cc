@@ -309,8 +309,9 @@ int main(int argc, char** argv) {
               Ms(gauges.lag).c_str(), static_cast<long long>(gauges.waiting_for_slot));
   std::printf("revoke at exit           %s in %.2f s\n", drained ? "complete" : "TIMED OUT",
               absl::ToDoubleSeconds(revoke_time));
+  runner->Stop();   // no more calls into the client
+  client->reset();  // its last answers reach the engine and the runner's wake hook
   runner.reset();
-  client->reset();
   engine.reset();
   return 0;
 }

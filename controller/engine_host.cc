@@ -47,8 +47,9 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
 }
 
 EngineHost::~EngineHost() {
+  if (runner_) runner_->Stop();  // no more calls into the client
+  client_.reset();  // delivers its last answers to the engine, whose wake hook (the runner's) lives
   runner_.reset();
-  client_.reset();  // delivers every outstanding answer to the engine, which outlives it
   engine_.reset();
 }
 

@@ -6,13 +6,14 @@ namespace hb {
 
 Backoff::Backoff(BackoffPolicy policy) : policy_(policy) {}
 
-absl::Duration Backoff::Next(Jitter& jitter) {
-  absl::Duration delay = policy_.initial;
-  for (int i = 0; i < failures_ && delay < policy_.max; ++i) delay = delay * policy_.multiplier;
-  delay = std::min(delay, policy_.max);
-  ++failures_;
-  return delay * (1.0 - policy_.jitter * jitter.Uniform());
+absl::Duration BackoffDelay(const BackoffPolicy& policy, int failures, Jitter& jitter) {
+  absl::Duration delay = policy.initial;
+  for (int i = 0; i < failures && delay < policy.max; ++i) delay = delay * policy.multiplier;
+  delay = std::min(delay, policy.max);
+  return delay * (1.0 - policy.jitter * jitter.Uniform());
 }
+
+absl::Duration Backoff::Next(Jitter& jitter) { return BackoffDelay(policy_, failures_++, jitter); }
 
 void Backoff::Reset() { failures_ = 0; }
 

@@ -18,6 +18,10 @@ struct BackoffPolicy {
   double jitter = 0.5;  // fraction of the delay that may be removed at random, in [0, 1]
 };
 
+// Delay number `failures` (0-based) of `policy`, jittered; what Backoff::Next() returns for
+// its n-th call. For state kept elsewhere (a counter per capability).
+absl::Duration BackoffDelay(const BackoffPolicy& policy, int failures, Jitter& jitter);
+
 class Backoff {
  public:
   explicit Backoff(BackoffPolicy policy = {});

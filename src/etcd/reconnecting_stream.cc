@@ -91,14 +91,9 @@ void ReconnectingStream<Request, Response>::OnStarted(Attempt* a, bool ok) {
   Later later;
   {
     absl::MutexLock lock(&mu_);
-    if (!ok || Over()) {
-      StartFinish(a);
-      OpDone(a);
-      return;
-    }
+    if (FinishIfFailed(a, ok)) return;
     state_ = State::kUp;
-    ++a->ops;
-    a->rw->Read(&a->read_response, a->read_tag.get());
+    ReadNext(a);
     OnUp(later);
     OpDone(a);
     CountLater(later);
@@ -141,14 +136,9 @@ void ReconnectingStream<Request, Response>::OnRead(Attempt* a, bool ok) {
   Later later;
   {
     absl::MutexLock lock(&mu_);
-    if (!ok || Over()) {
-      StartFinish(a);
-      OpDone(a);
-      return;
-    }
+    if (FinishIfFailed(a, ok)) return;
     if (OnMessage(a->read_response, later)) {
-      ++a->ops;
-      a->rw->Read(&a->read_response, a->read_tag.get());
+      ReadNext(a);
     } else {
       state_ = State::kDone;
       a->ctx.TryCancel();
@@ -158,6 +148,20 @@ void ReconnectingStream<Request, Response>::OnRead(Attempt* a, bool ok) {
     CountLater(later);
   }
   RunLater(std::move(later));
+}
+
+template <typename Request, typename Response>
+bool ReconnectingStream<Request, Response>::FinishIfFailed(Attempt* a, bool ok) {
+  if (ok && !Over()) return false;
+  StartFinish(a);
+  OpDone(a);
+  return true;
+}
+
+template <typename Request, typename Response>
+void ReconnectingStream<Request, Response>::ReadNext(Attempt* a) {
+  ++a->ops;
+  a->rw->Read(&a->read_response, a->read_tag.get());
 }
 
 template <typename Request, typename Response>

@@ -91,6 +91,10 @@ class ReconnectingStream {
   void OnWritten(Attempt* a, bool ok);
   void OnFinished(Attempt* a);
   void OnRetryAlarm(bool ok);
+  // When the operation that completed failed, or the stream is over: finishes the attempt
+  // (completing that operation) and returns true.
+  bool FinishIfFailed(Attempt* a, bool ok) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReadNext(Attempt* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartFinish(Attempt* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OpDone(Attempt* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReapRetired() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

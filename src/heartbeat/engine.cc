@@ -115,8 +115,6 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
       entry->incarnation = next_incarnation_++;
       entry->spec = spec;
       entry->key = HealthKey(options_.key_prefix, spec.identifier);
-      entry->lease.backoff = Backoff(options_.retry);
-      entry->put.backoff = Backoff(options_.retry);
       Entry& e = *entry;
       slots_[slot] = std::move(entry);
       by_id_[spec.identifier] = slot;

@@ -104,9 +104,10 @@ void HeartbeatEngine::Impl::OnGrant(uint32_t slot, uint64_t incarnation, absl::T
 void HeartbeatEngine::Impl::GrantFailed(Entry& e, const absl::Status& status, absl::Time now,
                                         Effects& fx) {
   e.lease.grant = Request::kIdle;
-  e.lease.retry_at = now + std::min(e.lease.backoff.Next(jitter_), KeepAlivePeriod(e));
+  absl::Duration delay = BackoffDelay(options_.retry, e.lease.grant_failures++, jitter_);
+  e.lease.retry_at = now + std::min(delay, KeepAlivePeriod(e));
   if (!IsBackPressure(status)) {
-    if (e.lease.backoff.failures() == 1) {  // first failure of a series
+    if (e.lease.grant_failures == 1) {  // first failure of a series
       LogLimited(LogLevel::kWarning, "Lease grant failed; retrying",
                  {{"id", e.spec.identifier}, {"error", status.message()}});
     }
@@ -123,7 +124,7 @@ void HeartbeatEngine::Impl::GrantFailed(Entry& e, const absl::Status& status, ab
 void HeartbeatEngine::Impl::GrantSucceeded(Entry& e, const etcd::GrantedLease& granted,
                                            absl::Time sent, int64_t requested_ttl, absl::Time now) {
   e.lease.grant = Request::kIdle;
-  e.lease.backoff.Reset();
+  e.lease.grant_failures = 0;
   bool first = !e.phases_placed;
   if (e.lease.Holding()) {  // TTL change: the key moves to the new lease with the next put
     if (e.lease.stale != 0) QueueCleanup(Cleanup{Action::Kind::kRevoke, e.lease.stale, "", 0});
@@ -217,7 +218,7 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
     e->heartbeat_count = put.count;
     e->last_ok = clock_.WallNow();
     e->put.failures = 0;
-    e->put.backoff.Reset();
+    e->put.retries = 0;
     if (e->health != Health::kHealthy && e->health != Health::kPending) {
       LogLimited(LogLevel::kInfo, "Heartbeat restored", {{"id", e->spec.identifier}});
     }
@@ -231,7 +232,8 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
     LoseLease(*e, absl::StrCat("put refused: ", status.message()), now, fx);
   } else {
     e->put.owed = true;
-    e->put.owed_not_before = now + std::min(e->put.backoff.Next(jitter_), e->spec.interval);
+    absl::Duration delay = BackoffDelay(options_.retry, e->put.retries++, jitter_);
+    e->put.owed_not_before = now + std::min(delay, e->spec.interval);
     if (!IsBackPressure(status)) {
       ++e->put.failures;
       LogDebug("Heartbeat failed", {{"id", e->spec.identifier}, {"error", status.message()}});

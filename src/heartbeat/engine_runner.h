@@ -30,10 +30,12 @@ class EngineRunner {
 
   // Returns true when the engine drained (every revoke answered) before `timeout`.
   bool Shutdown(bool revoke, absl::Duration timeout);
+  // Stops the thread without draining. The wake hook stays valid until destruction, so an
+  // etcd client destroyed after Stop() may still deliver its last answers to the engine.
+  void Stop();
 
  private:
   void Loop();
-  void Stop();
 
   HeartbeatEngine& engine_;
   Clock& clock_;

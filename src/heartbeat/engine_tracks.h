@@ -12,7 +12,6 @@
 #include <cstdint>
 
 #include "absl/time/time.h"
-#include "common/backoff.h"
 
 namespace hb::heartbeat {
 
@@ -41,8 +40,8 @@ struct LeaseTrack {
   // kGranting, kRegranting: the grant request; no new grant before `retry_at`.
   Request grant = Request::kIdle;
   absl::Time retry_at = absl::InfinitePast();
-  absl::Time queued_at;  // grant == kQueued: since when (for the lag gauge)
-  Backoff backoff;       // consecutive failed grants
+  absl::Time queued_at;    // grant == kQueued: since when (for the lag gauge)
+  int grant_failures = 0;  // consecutive, for the retry backoff (EngineOptions::retry)
 
   int64_t id = 0;  // kProbing: the lease probed; kHeld, kRegranting: the lease held
   int64_t granted_ttl = 0;
@@ -89,8 +88,8 @@ struct PutTrack {
   bool owed = false;
   absl::Time owed_not_before = absl::InfinitePast();  // a failed put retries with backoff
   absl::Time queued_at;                               // request == kQueued: scheduled time
-  int failures = 0;                                   // consecutive failed puts
-  Backoff backoff;
+  int failures = 0;  // consecutive failed puts (back-pressure excluded)
+  int retries = 0;   // consecutive unsuccessful puts, for the retry backoff
 
   absl::Time Due() const {
     if (request != Request::kIdle) return absl::InfiniteFuture();

@@ -256,8 +256,12 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
   {
     absl::MutexLock lock(&mu_);
     auto written = written_.find(key);
-    if (written != written_.end() && written->second.over_version == target.resource_version) {
-      current = written->second.status;  // the index has not seen our last write yet
+    if (written != written_.end()) {
+      if (written->second.older.count(target.resource_version) > 0) {
+        current = written->second.status;  // the index has not seen our last write yet
+      } else {
+        written_.erase(written);  // it has (or something newer): the index is the truth
+      }
     }
   }
   CapabilityStatus desired = capability::DesiredStatus(inputs, current);
@@ -284,7 +288,11 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
   {
     absl::MutexLock lock(&mu_);
     last_write_[key] = now;
-    written_[key] = Written{target.resource_version, desired};
+    Written& w = written_[key];
+    w.older.insert(target.resource_version);
+    if (!w.produced.empty()) w.older.insert(w.produced);
+    w.produced = kube::ObjectResourceVersion(*patched);
+    w.status = desired;
   }
   if (current.phase != desired.phase) {
     LogInfo(absl::StrCat("Capability ", capability::PhaseName(phase)),

@@ -75,12 +75,14 @@ class CapabilityReconciler {
     const capability::CapabilityStatus* current = nullptr;
     const char* source_kind = "resource";  // or "configmap"
   };
-  // The last status this reconciler wrote on an object, and the indexed version it was
-  // written over: while the index still shows that version, the write is the truth (its
-  // watch event has not arrived yet), so it is neither written nor reported twice.
+  // The last status this reconciler wrote on an object, the version that write produced,
+  // and the versions known to be older (written over, or produced by earlier writes): while
+  // the index shows one of those, the write is the truth (its watch event has not arrived
+  // yet), so it is neither written nor reported twice.
   struct Written {
-    std::string over_version;
     capability::CapabilityStatus status;
+    std::string produced;
+    std::set<std::string> older;
   };
 
   absl::Status StopHeartbeat(const std::string& identifier, bool delete_key);

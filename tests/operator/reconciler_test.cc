@@ -140,6 +140,7 @@ TEST_F(ReconcilerTest, AStatusTheIndexHasNotSeenYetIsNeitherWrittenNorReportedAg
   };
   ASSERT_EQ(status_patches(), 1);
   ASSERT_EQ(events("Pending"), 1);
+  nlohmann::json pending_version = *kube_.Object(kCaps, "reg");
   // Called again before the informer delivered that write (the engine's change hook does
   // this): the index still shows no status.
   ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
@@ -150,6 +151,11 @@ TEST_F(ReconcilerTest, AStatusTheIndexHasNotSeenYetIsNeitherWrittenNorReportedAg
   ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
   EXPECT_EQ(status_patches(), 2);
   EXPECT_EQ(Phase("reg"), "Healthy");
+  EXPECT_EQ(events("Healthy"), 1);
+  // The informer now delivers the Pending version (the Healthy one is still on its way).
+  index_.SetResource("default/reg", FromCapability(pending_version));
+  ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
+  EXPECT_EQ(status_patches(), 2) << "the Healthy write is newer than what the index shows";
   EXPECT_EQ(events("Healthy"), 1);
 }
 

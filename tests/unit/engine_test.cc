@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 
 #include "heartbeat/health_value.h"
 #include "support/engine_fixture.h"
@@ -122,6 +123,52 @@ TEST_F(EngineFixture, RemoveWithRevokeDeletesTheKeyAtOnce) {
   EXPECT_FALSE(etcd_.Get(Key("a.b")).has_value());
   EXPECT_TRUE(etcd_.Get(Key("c.d")).has_value());
   EXPECT_FALSE(engine_->GetStatus("a.b").has_value());
+}
+
+TEST_F(EngineFixture, RemovalDeletesAKeyThisProcessNeverHeldAndReportsCompletion) {
+  int64_t other = etcd_.SeedLease(30);  // a former leader's key and lease
+  etcd_.Seed(Key("x.y"), "{}", other);
+  Start();
+  std::optional<absl::Status> done;
+  engine_->Remove("x.y", HeartbeatEngine::Removal::kDeleteKey,
+                  [&](absl::Status status) { done = status; });
+  Run(absl::Milliseconds(10));
+  ASSERT_TRUE(done.has_value()) << "completion is reported";
+  EXPECT_TRUE(done->ok()) << *done;
+  EXPECT_FALSE(etcd_.Get(Key("x.y")).has_value());
+}
+
+TEST_F(EngineFixture, RemovalReportsWhyEtcdDidNotConfirmIt) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b")).ok());
+  Run(absl::Seconds(1));
+  etcd_.SetDown(true);
+  std::optional<absl::Status> done;
+  engine_->Remove("a.b", HeartbeatEngine::Removal::kDeleteKey,
+                  [&](absl::Status status) { done = status; });
+  Run(absl::Milliseconds(10));
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(done->message().find("cannot delete /chora/capabilities/a.b/health"), std::string::npos)
+      << *done;
+  EXPECT_FALSE(engine_->GetStatus("a.b").has_value()) << "the heartbeat stays stopped";
+}
+
+TEST_F(EngineFixture, AWallClockStepNeitherStopsRenewalsNorLosesLeases) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 6)).ok());
+  Run(absl::Seconds(2));
+  clock_.StepWall(-absl::Hours(1));  // back: a wall-clock scheduler would stop renewing
+  Run(absl::Seconds(20));
+  clock_.StepWall(absl::Hours(2));  // forward: it would declare every lease lost
+  Run(absl::Seconds(20));
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+  EXPECT_EQ(etcd_.deletes_of(Key("a.b")), 0);
+  EXPECT_GE(Count("a.b"), 19u) << "a beat every 2 s throughout";
+  auto value = ParseHealthValue(etcd_.Get(Key("a.b"))->value);
+  ASSERT_TRUE(value.ok());
+  EXPECT_LT(absl::AbsDuration(value->timestamp - clock_.WallNow()), absl::Seconds(3))
+      << "the value carries wall time";
 }
 
 TEST_F(EngineFixture, RemoveWithoutRevokeLetsTheKeyExpireWithItsLease) {

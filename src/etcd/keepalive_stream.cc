@@ -57,13 +57,25 @@ void KeepAliveStream::OnUp(Later& later) {
 }
 
 bool KeepAliveStream::OnMessage(const LeaseKeepAliveResponse& response, Later& later) {
-  if (listener_ != nullptr) {
-    KeepAliveListener* listener = listener_;
-    later.push_back([listener, id = response.id(), ttl = response.ttl()] {
-      listener->OnKeepAliveResponse(id, ttl);
-    });
-  }
+  if (listener_ == nullptr) return true;
+  answers_.push_back(Answer{response.id(), response.ttl()});
+  if (answers_.size() == 1) later.push_back([this] { DeliverAnswers(); });
   return true;
+}
+
+void KeepAliveStream::DeliverAnswers() {
+  // One buffer per completion-queue thread, swapped with answers_: capacities are reused.
+  thread_local std::vector<Answer> batch;
+  KeepAliveListener* listener;
+  {
+    absl::MutexLock lock(&mu_);
+    batch.swap(answers_);
+    listener = listener_;
+  }
+  if (listener != nullptr) {
+    for (const Answer& a : batch) listener->OnKeepAliveResponse(a.id, a.ttl);
+  }
+  batch.clear();
 }
 
 void KeepAliveStream::OnWritable(Later& /*later*/) { MaybeWrite(); }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "etcd/etcd_client.h"
@@ -41,11 +42,21 @@ class KeepAliveStream final : public ReconnectingStream<etcdserverpb::LeaseKeepA
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnClose() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the answers collected so far to the listener (outside the lock).
+  void DeliverAnswers();
+
+  struct Answer {
+    int64_t id;
+    int64_t ttl;
+  };
 
   KeepAliveListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool reported_up_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<int64_t> queue_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<int64_t> queued_ ABSL_GUARDED_BY(mu_);
+  // Answers read and not yet delivered; one delivery call takes them all, so that reading
+  // thousands of answers a second allocates nothing per answer.
+  std::vector<Answer> answers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hb::etcd::internal

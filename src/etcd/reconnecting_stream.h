@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/backoff.h"
@@ -44,7 +45,8 @@ class ReconnectingStream {
 
  protected:
   using Stream = grpc::ClientAsyncReaderWriter<Request, Response>;
-  using Later = std::vector<std::function<void()>>;
+  // What to run once the lock is released; rarely more than one call, so kept inline.
+  using Later = absl::InlinedVector<std::function<void()>, 2>;
   enum class State { kIdle, kConnecting, kUp, kRetryWait, kDone, kClosed };
 
   // `name` names the stream in log lines ("keep-alive", "watch").

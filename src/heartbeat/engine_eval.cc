@@ -106,7 +106,7 @@ void HeartbeatEngine::Impl::EvaluatePut(Entry& e, absl::Time now, Effects& fx) {
   Action put{Action::Kind::kPut, e.slot, e.incarnation, e.lease.id};
   put.count = e.heartbeat_count + 1;
   put.key = e.key;
-  put.value = RenderValue(e, clock_.WallNow(), put.count);
+  put.value = RenderValue(e, fx.WallNow(clock_), put.count);
   fx.actions.push_back(std::move(put));
 }
 

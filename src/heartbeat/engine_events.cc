@@ -216,7 +216,7 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
     // An answer about a lease this capability no longer holds; the re-put follows.
   } else if (status.ok()) {
     e->heartbeat_count = put.count;
-    e->last_ok = clock_.WallNow();
+    e->last_ok = fx.WallNow(clock_);
     e->put.failures = 0;
     e->put.retries = 0;
     if (e->health != Health::kHealthy && e->health != Health::kPending) {

@@ -94,6 +94,12 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
     std::vector<std::string> changed;
     std::vector<std::pair<RemovalDone, absl::Status>> removed;  // completions to report
     bool wake = false;
+    // Wall time for the values written in this batch, read once.
+    absl::Time WallNow(const Clock& clock) {
+      if (wall_now == absl::InfinitePast()) wall_now = clock.WallNow();
+      return wall_now;
+    }
+    absl::Time wall_now = absl::InfinitePast();
   };
   struct HeapItem {
     absl::Time due;

@@ -47,6 +47,20 @@ void CancelToken::WaitForCancel() const {
   state_->mu.Await(absl::Condition(&state_->cancelled));
 }
 
+bool CancelToken::AwaitUnlessCancelled(absl::Mutex& mu,
+                                       const std::function<bool()>& condition) const {
+  bool cancelled = false;
+  // Registered before `mu` is taken: the callback takes it (so the waiter re-checks).
+  Registration wake = OnCancel([&mu, &cancelled] {
+    absl::MutexLock lock(&mu);
+    cancelled = true;
+  });
+  absl::MutexLock lock(&mu);
+  auto done = [&] { return cancelled || condition(); };
+  mu.Await(absl::Condition(&done));
+  return condition();
+}
+
 CancelToken::Registration CancelToken::OnCancel(std::function<void()> fn) const {
   {
     absl::MutexLock lock(&state_->mu);

@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 
+#include "absl/synchronization/mutex.h"
+
 namespace hb {
 
 class CancelToken {
@@ -23,6 +25,10 @@ class CancelToken {
   // Blocks until the token is cancelled. (Timed waits go through a Clock:
   // Clock::SleepUntil(deadline, token).)
   void WaitForCancel() const;
+  // Blocks until `condition` holds or the token is cancelled; returns whether it holds.
+  // `condition` is evaluated with `mu` held, and whoever makes it true changes its state
+  // under `mu`. Call without holding `mu`.
+  bool AwaitUnlessCancelled(absl::Mutex& mu, const std::function<bool()>& condition) const;
 
   // A callback registered with OnCancel(); destroying it unregisters the callback and, if
   // the callback is running on another thread, waits for it to finish.

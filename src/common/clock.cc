@@ -52,6 +52,14 @@ bool Waiter::WaitUntil(absl::Time deadline, uint64_t epoch) {
   return true;
 }
 
+bool Waiter::WaitReleasing(absl::Mutex& held, absl::Time deadline) {
+  uint64_t epoch = Epoch();
+  held.Unlock();
+  bool notified = WaitUntil(deadline, epoch);
+  held.Lock();
+  return notified;
+}
+
 void Waiter::NotifyAll() {
   std::lock_guard<std::mutex> lock(mu_);
   ++epoch_;

@@ -78,6 +78,10 @@ class Waiter {
   uint64_t Epoch() const;
   // True when notified after `epoch`; false when the deadline was reached first.
   bool WaitUntil(absl::Time deadline, uint64_t epoch);
+  // The usual shape of the above: called with `held` locked (the lock guarding what
+  // notifiers change), releases it while waiting from the current epoch, and locks it again
+  // before returning. The caller then checks its condition again.
+  bool WaitReleasing(absl::Mutex& held, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(held);
   void NotifyAll();
 
  private:

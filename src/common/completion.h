@@ -21,26 +21,17 @@ class Completion {
 
   // The callback's side; the first call wins.
   void Set(absl::Status status) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (result_) return;
-      result_ = std::move(status);
-    }
+    absl::MutexLock lock(&mu_);
+    if (result_) return;
+    result_ = std::move(status);
     waiter_.NotifyAll();
   }
 
   // The result once Set() was called, or nullopt when `deadline` (clock time) came first.
   std::optional<absl::Status> WaitUntil(absl::Time deadline) {
-    while (true) {
-      uint64_t epoch;
-      {
-        absl::MutexLock lock(&mu_);
-        if (result_) return result_;
-        if (clock_.Now() >= deadline) return std::nullopt;
-        epoch = waiter_.Epoch();
-      }
-      waiter_.WaitUntil(deadline, epoch);
-    }
+    absl::MutexLock lock(&mu_);
+    while (!result_ && clock_.Now() < deadline) waiter_.WaitReleasing(mu_, deadline);
+    return result_;
   }
 
  private:

@@ -162,8 +162,7 @@ void HeartbeatEngine::Impl::Remove(const std::string& identifier, Removal remova
       removals_[id].done = std::move(done);
       // The key goes whatever lease it is on (a former leader's included); revoking the lease
       // then makes sure no put still in flight on it brings the key back.
-      QueueCleanup(
-          Cleanup{Action::Kind::kDelete, 0, HealthKey(options_.key_prefix, identifier), id});
+      QueueDelete(HealthKey(options_.key_prefix, identifier), id);
       if (e != nullptr) EraseEntry(*e, /*revoke=*/true, id, fx);
       DrainQueues(clock_.Now(), fx);  // sent now when slots are free
     }
@@ -175,9 +174,9 @@ void HeartbeatEngine::Impl::Remove(const std::string& identifier, Removal remova
 void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, uint64_t removal, Effects& fx) {
   if (e.lease.id != 0) {
     by_lease_.erase(e.lease.id);
-    if (revoke) QueueCleanup(Cleanup{Action::Kind::kRevoke, e.lease.id, "", removal});
+    if (revoke) QueueRevoke(e.lease.id, removal);
   }
-  if (e.lease.stale != 0) QueueCleanup(Cleanup{Action::Kind::kRevoke, e.lease.stale, "", 0});
+  if (e.lease.stale != 0) QueueRevoke(e.lease.stale);
   SetLeaseState(e, LeaseTrack::State::kGranting);
   fx.changed.push_back(e.spec.identifier);
   by_id_.erase(e.spec.identifier);
@@ -321,7 +320,20 @@ void HeartbeatEngine::Impl::ReleaseSlot(Effects& fx) {
   if (shutting_down_ && in_flight_ == 0) fx.wake = true;  // the driver waits for Drained()
 }
 
-void HeartbeatEngine::Impl::QueueCleanup(Cleanup cleanup) {
+void HeartbeatEngine::Impl::QueueRevoke(int64_t lease, uint64_t removal) {
+  Action revoke{Action::Kind::kRevoke, 0, 0, lease};
+  revoke.removal = removal;
+  QueueCleanup(std::move(revoke));
+}
+
+void HeartbeatEngine::Impl::QueueDelete(std::string key, uint64_t removal) {
+  Action del{Action::Kind::kDelete};
+  del.key = std::move(key);
+  del.removal = removal;
+  QueueCleanup(std::move(del));
+}
+
+void HeartbeatEngine::Impl::QueueCleanup(Action cleanup) {
   if (cleanup.removal != 0) ++removals_[cleanup.removal].outstanding;
   cleanups_.push_back(std::move(cleanup));
 }
@@ -340,11 +352,7 @@ void HeartbeatEngine::Impl::SettleRemoval(uint64_t removal, const absl::Status& 
 void HeartbeatEngine::Impl::DrainQueues(absl::Time now, Effects& fx) {
   while (!cleanups_.empty() && in_flight_ < options_.max_in_flight) {
     ++in_flight_;
-    Cleanup& c = cleanups_.front();
-    Action a{c.kind, 0, 0, c.lease};
-    a.key = std::move(c.key);
-    a.removal = c.removal;
-    fx.actions.push_back(std::move(a));
+    fx.actions.push_back(std::move(cleanups_.front()));
     cleanups_.pop_front();
   }
   for (auto* queue : {&urgent_, &normal_}) {

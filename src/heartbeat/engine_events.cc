@@ -90,7 +90,7 @@ void HeartbeatEngine::Impl::OnGrant(uint32_t slot, uint64_t incarnation, absl::T
     }
     if (e == nullptr) {
       // Granted for a capability since removed.
-      if (result.ok()) QueueCleanup(Cleanup{Action::Kind::kRevoke, result->id, "", 0});
+      if (result.ok()) QueueRevoke(result->id);
     } else if (!result.ok()) {
       GrantFailed(*e, result.status(), now, fx);
     } else {
@@ -127,7 +127,7 @@ void HeartbeatEngine::Impl::GrantSucceeded(Entry& e, const etcd::GrantedLease& g
   e.lease.grant_failures = 0;
   bool first = !e.phases_placed;
   if (e.lease.Holding()) {  // TTL change: the key moves to the new lease with the next put
-    if (e.lease.stale != 0) QueueCleanup(Cleanup{Action::Kind::kRevoke, e.lease.stale, "", 0});
+    if (e.lease.stale != 0) QueueRevoke(e.lease.stale);
     e.lease.stale = e.lease.id;
     by_lease_.erase(e.lease.id);
   }
@@ -224,7 +224,7 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
     }
     SetHealth(*e, Health::kHealthy, "", fx);
     if (e->lease.stale != 0) {
-      QueueCleanup(Cleanup{Action::Kind::kRevoke, e->lease.stale, "", 0});
+      QueueRevoke(e->lease.stale);
       e->lease.stale = 0;
     }
     LogDebug("Heartbeat sent", {{"id", e->spec.identifier}, {"count", put.count}});

@@ -112,13 +112,6 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
     uint64_t incarnation;
     Track track;
   };
-  // A revoke or key deletion waiting for an in-flight slot.
-  struct Cleanup {
-    Action::Kind kind;  // kRevoke or kDelete
-    int64_t lease = 0;
-    std::string key;
-    uint64_t removal = 0;
-  };
   // A Remove(kDeleteKey) waiting for its revoke and deletion to be answered.
   struct PendingRemoval {
     int outstanding = 0;
@@ -143,7 +136,11 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainQueues(absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void QueueCleanup(Cleanup cleanup) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Revokes and key deletions wait in cleanups_ for an in-flight slot; `removal` names the
+  // Remove() waiting for them (0: none).
+  void QueueRevoke(int64_t lease, uint64_t removal = 0) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void QueueDelete(std::string key, uint64_t removal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void QueueCleanup(Action cleanup) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A revoke or deletion of `removal` was answered.
   void SettleRemoval(uint64_t removal, const absl::Status& status, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -230,7 +227,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   absl::Time announced_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // last RunDue answer
   std::deque<QueueItem> urgent_ ABSL_GUARDED_BY(mu_);
   std::deque<QueueItem> normal_ ABSL_GUARDED_BY(mu_);
-  std::deque<Cleanup> cleanups_ ABSL_GUARDED_BY(mu_);
+  std::deque<Action> cleanups_ ABSL_GUARDED_BY(mu_);  // kRevoke and kDelete
   absl::flat_hash_map<uint64_t, PendingRemoval> removals_ ABSL_GUARDED_BY(mu_);
   uint64_t next_removal_ ABSL_GUARDED_BY(mu_) = 1;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;

@@ -195,17 +195,9 @@ bool Informer::WaitForSync(absl::Duration timeout) const {
 }
 
 bool Informer::WaitForSync(const CancelToken& cancel) const {
-  bool cancelled = false;
-  // Registered before the lock is taken: the callback takes it.
-  CancelToken::Registration wake = cancel.OnCancel([this, &cancelled] {
-    absl::MutexLock lock(&mu_);
-    cancelled = true;
+  return cancel.AwaitUnlessCancelled(mu_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return synced_;  // evaluated with mu_ held
   });
-  absl::MutexLock lock(&mu_);
-  auto done = [this, &cancelled]()
-                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return synced_ || cancelled; };
-  mu_.Await(absl::Condition(&done));
-  return synced_;
 }
 
 std::optional<nlohmann::json> Informer::Get(const std::string& key) const {

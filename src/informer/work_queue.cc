@@ -66,11 +66,9 @@ std::optional<std::string> WorkQueue::Get() {
   std::optional<std::string> key;
   absl::Duration queued;
   int adds = 0;
-  while (true) {
-    absl::Time wake_at;
-    uint64_t epoch;
-    {
-      absl::MutexLock lock(&mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    while (true) {
       absl::Time now = clock_.Now();
       adds += MoveDueLocked(now);
       if (shutting_down_) break;
@@ -78,13 +76,8 @@ std::optional<std::string> WorkQueue::Get() {
         key = PopLocked(now, &queued);
         break;
       }
-      wake_at = delayed_.empty() ? absl::InfiniteFuture() : delayed_.begin()->first;
-      epoch = changed_.Epoch();
-      ++waiting_;
+      WaitLocked(delayed_.empty() ? absl::InfiniteFuture() : delayed_.begin()->first);
     }
-    changed_.WaitUntil(wake_at, epoch);
-    absl::MutexLock lock(&mu_);
-    --waiting_;
   }
   Report(adds, key, queued);
   return key;
@@ -132,19 +125,12 @@ void WorkQueue::ShutDown() {
 bool WorkQueue::ShutDownWithDrain(absl::Duration timeout) {
   ShutDown();
   absl::Time deadline = clock_.Now() + timeout;
-  while (true) {
-    uint64_t epoch;
-    {
-      absl::MutexLock lock(&mu_);
-      if (processing_.empty()) return true;
-      if (clock_.Now() >= deadline) return false;
-      epoch = changed_.Epoch();
-      ++waiting_;
-    }
-    changed_.WaitUntil(deadline, epoch);
-    absl::MutexLock lock(&mu_);
-    --waiting_;
+  absl::MutexLock lock(&mu_);
+  while (!processing_.empty()) {
+    if (clock_.Now() >= deadline) return false;
+    WaitLocked(deadline);
   }
+  return true;
 }
 
 bool WorkQueue::ShuttingDown() const {
@@ -245,6 +231,12 @@ absl::Duration WorkQueue::ReserveLocked(absl::Time now) {
   tokens_ -= 1;
   if (tokens_ >= 0) return absl::ZeroDuration();
   return absl::Seconds(-tokens_ / options_.qps);
+}
+
+void WorkQueue::WaitLocked(absl::Time deadline) {
+  ++waiting_;
+  changed_.WaitReleasing(mu_, deadline);
+  --waiting_;
 }
 
 void WorkQueue::NotifyLocked() {

@@ -120,6 +120,8 @@ class WorkQueue {
   absl::Duration BackoffLocked(const std::string& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The overall token bucket's delay for one more retry at `now` (takes a token).
   absl::Duration ReserveLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sleeps (releasing mu_) until a notification or `deadline`; the caller checks again.
+  void WaitLocked(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Wakes the waiting threads, if any.
   void NotifyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs the hooks for `adds` new keys and, when `key` is set, records its queue time.

@@ -134,10 +134,7 @@ std::optional<absl::Status> FakeKubeClient::WaitForWatchLocked(int64_t id, int64
     // behind the history window (as the real watch cache drops it).
     if (self.close || clock_.Now() >= deadline || TooOldLocked(last)) return absl::OkStatus();
     if (last < rv_ || self.bookmarks > 0) return std::nullopt;
-    uint64_t epoch = changed_.Epoch();
-    mu_.Unlock();
-    changed_.WaitUntil(deadline, epoch);
-    mu_.Lock();
+    changed_.WaitReleasing(mu_, deadline);
   }
 }
 

@@ -87,18 +87,7 @@ void Operator::Start(bool lead) {
 }
 
 bool Operator::WaitForLeadership() {
-  // Registered before the lock is taken: the callback takes it.
-  CancelToken::Registration wake = cancel_.OnCancel([this] {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  });
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](Operator* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-        return self->stopping_ || self->leading_.load();
-      },
-      this));
-  return !stopping_;
+  return cancel_.AwaitUnlessCancelled(mu_, [this] { return leading_.load(); });
 }
 
 void Operator::Lead() {

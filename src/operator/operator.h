@@ -107,7 +107,6 @@ class Operator {
   ReconcileStats stats_;
 
   absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // ConfigMap key -> the manifest errors last reported (to report each change once)
   std::map<std::string, std::vector<std::string>> reported_errors_ ABSL_GUARDED_BY(mu_);
 };

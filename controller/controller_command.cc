@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,8 @@ namespace hb::cli {
 namespace {
 
 int UsageError(const std::string& message) { return hb::cli::UsageError("controller", message); }
+
+constexpr double kMinElectionMargin = 1.0;  // seconds between renew deadline and lease end
 
 std::string DefaultInstance() {
   if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != 0) return pod;
@@ -96,6 +100,11 @@ CLI::App* AddControllerCommand(CLI::App& app, ControllerFlags& flags) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0))
       ->group("Leader election");
+  cmd->add_option("--leader-elect-etcd-key", flags.fence_key,
+                  "etcd key whose revision fences the leader's writes: every put is a "
+                  "transaction comparing it, so a replaced leader cannot write (default: "
+                  "/chora/leader/<lease namespace>/<leader election id>)")
+      ->group("Leader election");
   cmd->add_option("--metrics-bind-address", flags.metrics_bind,
                   "Where /metrics listens, HOST:PORT or :PORT (\"0\": off)")
       ->capture_default_str()
@@ -127,6 +136,17 @@ std::string CheckControllerFlags(const ControllerFlags& flags) {
     return "leader election needs --leader-elect-retry-period < --leader-elect-renew-deadline < "
            "--leader-elect-lease-duration";
   }
+  if (flags.leader_elect && flags.lease_duration - flags.renew_deadline <
+                                std::max(kMinElectionMargin, 0.1 * flags.lease_duration)) {
+    // The leader acts until renew deadline after its last renewal began; a standby takes
+    // over lease duration after it saw that renewal. The gap absorbs clock-rate drift and
+    // the time the renewal took to reach the standby.
+    return absl::StrCat(
+        "--leader-elect-lease-duration must exceed --leader-elect-renew-deadline by at least ",
+        std::max(kMinElectionMargin, 0.1 * flags.lease_duration),
+        " s (1 s or 10 % of the lease duration), so that a replaced leader has stopped before "
+        "a standby takes over");
+  }
   for (const std::string* bind : {&flags.metrics_bind, &flags.health_bind}) {
     if (*bind == "0") continue;
     if (auto address = metrics::NormalizeBindAddress(*bind); !address.ok()) {
@@ -154,17 +174,31 @@ int RunController(const ControllerFlags& flags) {
   }
   LogInfo("Kubernetes API", {{"config", kube::Describe(*kube_config)}});
 
+  // Leader election calls have a client of their own whose timeout is well inside the renew
+  // deadline, so that a renewal stuck on an unresponsive API server ends in time.
+  std::unique_ptr<kube::RestKubeClient> election_client;
+  if (flags.leader_elect) {
+    kube::RestClientOptions election_options;
+    election_options.request_timeout = ElectionCallTimeout(flags);
+    auto created = kube::RestKubeClient::FromConfig(*kube_config, election_options);
+    if (!created.ok()) {
+      LogError("Cannot set up the Kubernetes client", {{"error", created.status().message()}});
+      return 1;
+    }
+    election_client = *std::move(created);
+  }
+
   BlockTerminationSignals();  // before any thread starts
-  auto host = EngineHost::Create(*etcd_options, flags.engine);
+  std::string instance = flags.instance.empty() ? DefaultInstance() : flags.instance;
+  auto host = EngineHost::Create(*etcd_options, flags.engine, {flags.leader_elect, instance});
   if (!host.ok()) {
     LogError("Cannot set up the etcd client", {{"error", host.status().message()}});
     return 1;
   }
-  std::string instance = flags.instance.empty() ? DefaultInstance() : flags.instance;
   op::Operator controller(**kube_client, (*host)->engine(), RealClock::Get(),
                           OperatorOptionsFrom(flags, instance, etcd_options->call_timeout));
   // Standbys keep caches warm and take over when the lease is free.
-  LeaderElection election(flags, instance, **kube_client, (*host)->engine(), controller);
+  LeaderElection election(flags, instance, election_client.get(), **host, controller);
   controller.Start(/*lead=*/!election.enabled());
   ControllerServers servers = StartServers(flags, **host, controller, election);
   LogInfo("Controller started", {{"etcd", (*host)->where()},
@@ -176,16 +210,19 @@ int RunController(const ControllerFlags& flags) {
                                  {"leader_election", flags.leader_elect}});
 
   int signal = (*host)->WaitForSignal([&election] { return election.Lost(); });
-  bool lost_leadership = election.Lost();  // stopping the election below also stops leading
-  controller.Stop();
-  bool revoke = flags.on_exit == "revoke" && !lost_leadership;
-  if (lost_leadership) {
-    // Another replica may lead already: stop heartbeating at once, leave the leases to it.
-    LogError("Leadership lost; stopping without revoking so that the new leader adopts");
+  if (election.Lost()) {
+    // Another replica may lead already. The fence refuses every write from here on (the
+    // permit ended, or the fence is taken), so nothing is left to do in order: exit at
+    // once, as client-go's leader election does, rather than wait for calls to an API
+    // server that may not answer. The leases stay for the new leader to adopt.
+    LogError("Leadership lost; exiting without revoking so that the new leader adopts");
+    std::fflush(nullptr);
+    std::_Exit(1);
   }
-  (*host)->Shutdown(signal, revoke, "Controller stopped");
-  election.Stop(/*release=*/!lost_leadership);
-  return lost_leadership ? 1 : 0;
+  controller.Stop();
+  (*host)->Shutdown(signal, flags.on_exit == "revoke", "Controller stopped");
+  election.Stop(/*release=*/true);
+  return 0;
 }
 
 }  // namespace hb::cli

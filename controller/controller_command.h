@@ -28,6 +28,7 @@ struct ControllerFlags {
   double lease_duration = 15;
   double renew_deadline = 10;
   double retry_period = 2;
+  std::string fence_key;  // default: /chora/leader/<namespace>/<leader election id>
   std::string metrics_bind = ":8080";
   std::string health_bind = ":8081";
   bool per_capability_metrics = false;

@@ -1,11 +1,13 @@
 #include "controller_wiring.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/jitter.h"
 #include "common/log.h"
+#include "nlohmann/json.hpp"
 
 namespace hb::cli {
 
@@ -24,10 +26,15 @@ op::OperatorOptions OperatorOptionsFrom(const ControllerFlags& flags, const std:
   return options;
 }
 
+absl::Duration ElectionCallTimeout(const ControllerFlags& flags) {
+  double seconds = (flags.renew_deadline - flags.retry_period) / 2;
+  return absl::Seconds(std::max(1.0, seconds));
+}
+
 LeaderElection::LeaderElection(const ControllerFlags& flags, const std::string& instance,
-                               kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine,
-                               op::Operator& controller) {
-  if (!flags.leader_elect) return;
+                               kube::KubeClient* kube, EngineHost& host, op::Operator& controller)
+    : host_(host), controller_(controller) {
+  if (!flags.leader_elect || kube == nullptr) return;
   leader::LeaderElectionOptions le;
   le.lease_namespace = flags.leader_election_namespace;
   if (le.lease_namespace.empty()) {
@@ -39,19 +46,57 @@ LeaderElection::LeaderElection(const ControllerFlags& flags, const std::string& 
   le.lease_duration = absl::Seconds(flags.lease_duration);
   le.renew_deadline = absl::Seconds(flags.renew_deadline);
   le.retry_period = absl::Seconds(flags.retry_period);
+  fence_key_ = !flags.fence_key.empty()
+                   ? flags.fence_key
+                   : absl::StrCat("/chora/leader/", le.lease_namespace, "/", le.lease_name);
+  fence_holder_ = nlohmann::json{{"holder", le.identity}, {"instance", instance}}.dump();
+
+  etcd::FencedEtcdClient* fence = host_.fence();
+  fence->SetStaleHook([shared = shared_](const std::string&) { shared->lost.store(true); });
   leader::LeaderCallbacks callbacks;
-  callbacks.started_leading = [&engine, &controller] {
-    engine.RescanExistingKeys();  // adopt the leases the former leader renewed
-    controller.Lead();
+  callbacks.renewed = [this, fence](absl::Time until) {
+    fence->PermitUntil(until);
+    TakeFence();  // until it is held
   };
-  callbacks.stopped_leading = [this] { lost_.store(true); };
-  elector_ = std::make_unique<leader::LeaderElector>(kube, RealClock::Get(), le, callbacks);
+  callbacks.started_leading = [this] { TakeFence(); };
+  callbacks.stopped_leading = [this, fence] {
+    fence->EndPermit();  // not one more write, whatever the threads are doing
+    shared_->lost.store(true);
+  };
+  elector_ = std::make_unique<leader::LeaderElector>(*kube, RealClock::Get(), le, callbacks);
   thread_ = std::thread([this] { elector_->Run(cancel_); });
+}
+
+void LeaderElection::TakeFence() {
+  {
+    absl::MutexLock lock(&shared_->mu);
+    if (shared_->taking || shared_->leading || !shared_->alive) return;
+    shared_->taking = true;
+  }
+  host_.fence()->Take(fence_key_, fence_holder_,
+                      [shared = shared_, &engine = host_.engine(), &controller = controller_,
+                       key = fence_key_](absl::Status status) {
+                        absl::MutexLock lock(&shared->mu);
+                        shared->taking = false;
+                        if (!shared->alive) return;
+                        if (!status.ok()) {
+                          LogWarning("Cannot take the etcd fence yet; retrying at the next renewal",
+                                     {{"fence", key}, {"error", status.message()}});
+                          return;
+                        }
+                        shared->leading = true;
+                        engine.RescanExistingKeys();  // adopt the leases the former leader renewed
+                        controller.Lead();            // both only flag work: safe under this lock
+                      });
 }
 
 LeaderElection::~LeaderElection() { Stop(/*release=*/false); }
 
 void LeaderElection::Stop(bool release) {
+  {
+    absl::MutexLock lock(&shared_->mu);
+    shared_->alive = false;
+  }
   if (!thread_.joinable()) return;
   cancel_.Cancel();
   thread_.join();

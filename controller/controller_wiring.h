@@ -7,6 +7,9 @@
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/cancel.h"
 #include "controller_command.h"
 #include "engine_host.h"
@@ -21,24 +24,47 @@ namespace hb::cli {
 op::OperatorOptions OperatorOptionsFrom(const ControllerFlags& flags, const std::string& instance,
                                         absl::Duration etcd_timeout);
 
-// Leader election for --leader-elect, on a thread of its own. Becoming the leader re-reads
-// the health keys (to adopt what the former leader renewed) and lets the operator's workers
-// run; losing it sets Lost(). Without --leader-elect it does nothing.
+// The timeout of each leader-election API call: half of what the renew deadline leaves
+// after one retry period (at least 1 s), so that one attempt (a read and a write) ends
+// before the deadline.
+absl::Duration ElectionCallTimeout(const ControllerFlags& flags);
+
+// Leader election for --leader-elect, on a thread of its own, and the etcd fence of the
+// engine's writes (etcd/fenced_client.h). Each renewal extends the write permit to its
+// renew deadline. Becoming the leader takes the fence key in etcd (retried at each renewal
+// until etcd answers), then re-reads the health keys (to adopt what the former leader
+// renewed) and lets the operator's workers run. Losing the Lease, or finding the fence taken
+// by another replica, sets Lost(). Without --leader-elect it does nothing.
 class LeaderElection {
  public:
-  LeaderElection(const ControllerFlags& flags, const std::string& instance, kube::KubeClient& kube,
-                 heartbeat::HeartbeatEngine& engine, op::Operator& controller);
+  // `kube` (null without --leader-elect) and `host` must outlive this object.
+  LeaderElection(const ControllerFlags& flags, const std::string& instance, kube::KubeClient* kube,
+                 EngineHost& host, op::Operator& controller);
   ~LeaderElection();  // Stop()
 
   bool enabled() const { return elector_ != nullptr; }
-  bool Lost() const { return lost_.load(); }
+  bool Lost() const { return shared_->lost.load(); }
   leader::LeaderElector* elector() { return elector_.get(); }
   // Ends the campaign; with `release`, gives the Lease up so a standby takes over at once.
   void Stop(bool release);
 
  private:
+  // What etcd callbacks may touch; they can outlive this object (`alive` says whether).
+  struct Shared {
+    absl::Mutex mu;
+    bool alive ABSL_GUARDED_BY(mu) = true;
+    bool taking ABSL_GUARDED_BY(mu) = false;
+    bool leading ABSL_GUARDED_BY(mu) = false;  // fence taken, operator told to lead
+    std::atomic<bool> lost{false};
+  };
+  void TakeFence();
+
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  EngineHost& host_;
+  op::Operator& controller_;
+  std::string fence_key_;
+  std::string fence_holder_;
   std::unique_ptr<leader::LeaderElector> elector_;
-  std::atomic<bool> lost_{false};
   CancelToken cancel_;
   std::thread thread_;
 };

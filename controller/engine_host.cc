@@ -30,7 +30,8 @@ void ProbeEtcd(etcd::EtcdClient& client, const std::string& where, size_t attemp
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::ClientOptions& etcd,
-                                                               const EngineFlags& flags) {
+                                                               const EngineFlags& flags,
+                                                               const HostOptions& options) {
   auto client = etcd::GrpcEtcdClient::Create(etcd);
   if (!client.ok()) return client.status();
   std::unique_ptr<EngineHost> host(new EngineHost());
@@ -38,8 +39,15 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
   host->where_ = DescribeEndpoints(etcd);
   host->client_ = *std::move(client);
   ProbeEtcd(*host->client_, host->where_, etcd.endpoints.size());
-  host->engine_ = std::make_unique<heartbeat::HeartbeatEngine>(
-      *host->client_, RealClock::Get(), ToEngineOptions(flags, etcd.call_timeout));
+  etcd::EtcdClient* writes = host->client_.get();
+  if (options.fenced) {
+    host->fence_ = std::make_unique<etcd::FencedEtcdClient>(*host->client_, RealClock::Get());
+    writes = host->fence_.get();
+  }
+  heartbeat::EngineOptions engine_options = ToEngineOptions(flags, etcd.call_timeout);
+  engine_options.writer = options.writer;
+  host->engine_ =
+      std::make_unique<heartbeat::HeartbeatEngine>(*writes, RealClock::Get(), engine_options);
   host->runner_ = std::make_unique<heartbeat::EngineRunner>(
       *host->engine_, RealClock::Get(), absl::Milliseconds(flags.batch_window_ms));
   host->started_ = RealClock::Get().Now();
@@ -49,6 +57,7 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
 EngineHost::~EngineHost() {
   if (runner_) runner_->Stop();  // no more calls into the client
   client_.reset();  // delivers its last answers to the engine, whose wake hook (the runner's) lives
+  fence_.reset();   // after the client: its answers pass through the fence
   runner_.reset();
   engine_.reset();
 }

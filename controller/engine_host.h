@@ -13,21 +13,32 @@
 #include "engine_flags.h"
 #include "etcd/endpoints.h"
 #include "etcd/etcd_client.h"
+#include "etcd/fenced_client.h"
 #include "etcd/grpc_etcd_client.h"
 #include "heartbeat/engine.h"
 #include "heartbeat/engine_runner.h"
 
 namespace hb::cli {
 
+struct HostOptions {
+  // The engine writes through a FencedEtcdClient that refuses writes until the fence is
+  // taken (leader election); otherwise straight to etcd.
+  bool fenced = false;
+  std::string writer;  // names this process in every health value ("writer")
+};
+
 class EngineHost {
  public:
   // Termination signals must already be blocked (BlockTerminationSignals()).
   static absl::StatusOr<std::unique_ptr<EngineHost>> Create(const etcd::ClientOptions& etcd,
-                                                            const EngineFlags& flags);
+                                                            const EngineFlags& flags,
+                                                            const HostOptions& options = {});
   ~EngineHost();
 
   heartbeat::HeartbeatEngine& engine() { return *engine_; }
   etcd::EtcdClient& etcd() { return *client_; }
+  // The fence of the engine's writes; null unless HostOptions::fenced.
+  etcd::FencedEtcdClient* fence() { return fence_.get(); }
   const std::string& where() const { return where_; }
 
   // Waits for SIGINT/SIGTERM, logging statistics every --stats-interval; returns the signal,
@@ -46,6 +57,7 @@ class EngineHost {
   std::string where_;
   absl::Time started_;
   std::unique_ptr<etcd::GrpcEtcdClient> client_;
+  std::unique_ptr<etcd::FencedEtcdClient> fence_;  // between client_ and engine_ when fenced
   std::unique_ptr<heartbeat::HeartbeatEngine> engine_;
   std::unique_ptr<heartbeat::EngineRunner> runner_;
 };

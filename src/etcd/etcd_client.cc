@@ -51,6 +51,14 @@ absl::StatusOr<DeleteResult> DeleteRangeSync(EtcdClient& client, RangeRequest re
       [&](Callback<DeleteResult> cb) { client.DeleteRange(std::move(request), cb); });
 }
 
+absl::StatusOr<FencedWriteResult> FencedWriteSync(EtcdClient& client, Fence fence,
+                                                  std::vector<PutRequest> puts,
+                                                  std::vector<RangeRequest> deletes) {
+  return Await<FencedWriteResult>([&](Callback<FencedWriteResult> cb) {
+    client.FencedWrite(std::move(fence), std::move(puts), std::move(deletes), cb);
+  });
+}
+
 absl::StatusOr<GrantedLease> LeaseGrantSync(EtcdClient& client, int64_t ttl_seconds) {
   return Await<GrantedLease>(
       [&](Callback<GrantedLease> cb) { client.LeaseGrant(ttl_seconds, cb); });

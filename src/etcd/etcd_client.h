@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,24 @@ struct PutResult {
 struct DeleteResult {
   int64_t deleted = 0;
   int64_t revision = 0;
+};
+
+// The condition of a fenced write: it applies only while `key`'s mod_revision equals
+// `mod_revision` (0: while `key` is absent). The writer's fencing token is the revision at
+// which it last wrote `key`; whoever writes `key` after it makes its writes fail.
+// `value`, when set, must match too (a revision alone could recur after etcd lost its data
+// and counted revisions afresh).
+struct Fence {
+  std::string key;
+  int64_t mod_revision = 0;
+  std::string value;
+};
+
+struct FencedWriteResult {
+  bool applied = false;  // false: the fence did not hold and nothing was written
+  int64_t revision = 0;  // the transaction's revision (the new mod_revision of each put)
+  int64_t deleted = 0;   // keys deleted (applied only)
+  std::optional<KeyValue> fence_kv;  // not applied: the fence key as etcd holds it now
 };
 
 struct GrantedLease {
@@ -148,6 +167,11 @@ class EtcdClient {
   // size (--max-txn-ops, 128 by default).
   virtual void PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) = 0;
   virtual void DeleteRange(RangeRequest request, Callback<DeleteResult> done) = 0;
+  // One transaction: if `fence` holds, every put and deletion (in that order); otherwise
+  // nothing but a read of the fence key. No puts and no deletions: a check of the fence.
+  // Lease errors fail the whole call as PutBatch does.
+  virtual void FencedWrite(Fence fence, std::vector<PutRequest> puts,
+                           std::vector<RangeRequest> deletes, Callback<FencedWriteResult> done) = 0;
 
   virtual void LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) = 0;
   virtual void LeaseRevoke(int64_t lease_id, DoneCallback done) = 0;
@@ -168,6 +192,9 @@ class EtcdClient {
 absl::StatusOr<RangeResult> RangeSync(EtcdClient& client, RangeRequest request);
 absl::StatusOr<PutResult> PutSync(EtcdClient& client, PutRequest request);
 absl::StatusOr<DeleteResult> DeleteRangeSync(EtcdClient& client, RangeRequest request);
+absl::StatusOr<FencedWriteResult> FencedWriteSync(EtcdClient& client, Fence fence,
+                                                  std::vector<PutRequest> puts,
+                                                  std::vector<RangeRequest> deletes = {});
 absl::StatusOr<GrantedLease> LeaseGrantSync(EtcdClient& client, int64_t ttl_seconds);
 absl::Status LeaseRevokeSync(EtcdClient& client, int64_t lease_id);
 absl::StatusOr<LeaseTtl> LeaseTimeToLiveSync(EtcdClient& client, int64_t lease_id);

@@ -148,19 +148,64 @@ void FakeEtcd::PutBatch(std::vector<PutRequest> requests, Callback<PutResult> do
   });
 }
 
+std::vector<std::string> FakeEtcd::KeysIn(const RangeRequest& range) {
+  std::vector<std::string> keys;
+  for (auto it = kvs_.lower_bound(range.key); it != kvs_.end(); ++it) {
+    if (range.range_end.empty() ? it->first != range.key : it->first >= range.range_end) break;
+    keys.push_back(it->first);
+  }
+  return keys;
+}
+
+void FakeEtcd::FencedWrite(Fence fence, std::vector<PutRequest> puts,
+                           std::vector<RangeRequest> deletes, Callback<FencedWriteResult> done) {
+  AutoDeliver deliver(this);
+  absl::MutexLock lock(&mu_);
+  absl::Status status = Admit(Op::kFencedWrite);
+  FencedWriteResult result;
+  auto fence_kv = kvs_.find(fence.key);
+  int64_t current = fence_kv == kvs_.end() ? 0 : fence_kv->second.mod_revision;
+  result.applied =
+      current == fence.mod_revision &&
+      (fence.value.empty() || (fence_kv != kvs_.end() && fence_kv->second.value == fence.value));
+  for (const PutRequest& request : puts) {
+    if (status.ok() && result.applied && request.lease != 0 && leases_.count(request.lease) == 0) {
+      status = absl::NotFoundError(kLeaseNotFound);
+    }
+  }
+  if (status.ok() && result.applied) {
+    if (!puts.empty() || !deletes.empty()) ++revision_;  // one revision for the transaction
+    for (PutRequest& request : puts) {
+      --revision_;
+      Write(std::move(request));
+    }
+    for (const RangeRequest& range : deletes) {
+      for (const std::string& key : KeysIn(range)) {
+        kvs_.erase(key);
+        ++deletes_[key];
+        ++result.deleted;
+      }
+    }
+  } else if (status.ok() && fence_kv != kvs_.end()) {
+    result.fence_kv = fence_kv->second;
+  }
+  result.revision = revision_;
+  Enqueue([done = std::move(done), status, result = std::move(result)]() mutable {
+    if (status.ok()) {
+      done(std::move(result));
+    } else {
+      done(status);
+    }
+  });
+}
+
 void FakeEtcd::DeleteRange(RangeRequest request, Callback<DeleteResult> done) {
   AutoDeliver deliver(this);
   absl::MutexLock lock(&mu_);
   absl::Status status = Admit(Op::kDelete);
   int64_t deleted = 0;
   if (status.ok()) {
-    std::vector<std::string> doomed;
-    for (auto it = kvs_.lower_bound(request.key); it != kvs_.end(); ++it) {
-      if (request.range_end.empty() ? it->first != request.key : it->first >= request.range_end) {
-        break;
-      }
-      doomed.push_back(it->first);
-    }
+    std::vector<std::string> doomed = KeysIn(request);
     for (const auto& key : doomed) DeleteKey(key);
     deleted = static_cast<int64_t>(doomed.size());
   }

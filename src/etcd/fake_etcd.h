@@ -31,7 +31,17 @@ namespace hb::etcd {
 
 class FakeEtcd final : public EtcdClient {
  public:
-  enum class Op { kRange, kPut, kPutBatch, kDelete, kGrant, kRevoke, kTimeToLive, kStatus };
+  enum class Op {
+    kRange,
+    kPut,
+    kPutBatch,
+    kDelete,
+    kFencedWrite,
+    kGrant,
+    kRevoke,
+    kTimeToLive,
+    kStatus
+  };
 
   explicit FakeEtcd(Clock& clock);
 
@@ -40,6 +50,8 @@ class FakeEtcd final : public EtcdClient {
   void Put(PutRequest request, Callback<PutResult> done) override;
   void PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) override;
   void DeleteRange(RangeRequest request, Callback<DeleteResult> done) override;
+  void FencedWrite(Fence fence, std::vector<PutRequest> puts, std::vector<RangeRequest> deletes,
+                   Callback<FencedWriteResult> done) override;
   void LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) override;
   void LeaseRevoke(int64_t lease_id, DoneCallback done) override;
   void LeaseTimeToLive(int64_t lease_id, bool with_keys, Callback<LeaseTtl> done) override;
@@ -93,6 +105,7 @@ class FakeEtcd final : public EtcdClient {
   void DeleteKey(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropLease(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t Write(PutRequest request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::string> KeysIn(const RangeRequest& range) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Runs the answers that are due when a public method returns, in auto-deliver mode.
   class AutoDeliver {

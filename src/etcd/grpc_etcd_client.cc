@@ -109,6 +109,60 @@ void GrpcEtcdClient::DeleteRange(RangeRequest request, Callback<DeleteResult> do
       });
 }
 
+void GrpcEtcdClient::FencedWrite(Fence fence, std::vector<PutRequest> puts,
+                                 std::vector<RangeRequest> deletes,
+                                 Callback<FencedWriteResult> done) {
+  etcdserverpb::TxnRequest req;
+  etcdserverpb::Compare* compare = req.add_compare();
+  compare->set_key(fence.key);
+  compare->set_result(etcdserverpb::Compare::EQUAL);
+  if (fence.mod_revision == 0) {  // absent: etcd compares create_revision 0 for that
+    compare->set_target(etcdserverpb::Compare::CREATE);
+    compare->set_create_revision(0);
+  } else {
+    compare->set_target(etcdserverpb::Compare::MOD);
+    compare->set_mod_revision(fence.mod_revision);
+  }
+  if (!fence.value.empty()) {
+    etcdserverpb::Compare* same = req.add_compare();
+    same->set_key(fence.key);
+    same->set_result(etcdserverpb::Compare::EQUAL);
+    same->set_target(etcdserverpb::Compare::VALUE);
+    same->set_value(fence.value);
+  }
+  for (PutRequest& request : puts) {
+    etcdserverpb::PutRequest* put = req.add_success()->mutable_request_put();
+    put->set_key(std::move(request.key));
+    put->set_value(std::move(request.value));
+    put->set_lease(request.lease);
+  }
+  for (RangeRequest& request : deletes) {
+    etcdserverpb::DeleteRangeRequest* del = req.add_success()->mutable_request_delete_range();
+    del->set_key(std::move(request.key));
+    del->set_range_end(std::move(request.range_end));
+  }
+  req.add_failure()->mutable_request_range()->set_key(fence.key);
+  UnaryCall<etcdserverpb::TxnResponse>::Run(
+      *transport_,
+      [req = std::move(req)](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
+        return c.kv->PrepareAsyncTxn(ctx, req, cq);
+      },
+      [done = std::move(done)](const grpc::Status& status, etcdserverpb::TxnResponse& resp) {
+        if (!status.ok()) return done(FromGrpc(status));
+        FencedWriteResult result;
+        result.applied = resp.succeeded();
+        result.revision = resp.header().revision();
+        for (const auto& op : resp.responses()) {
+          if (op.has_response_delete_range())
+            result.deleted += op.response_delete_range().deleted();
+          if (!result.applied && op.has_response_range() && op.response_range().kvs_size() > 0) {
+            result.fence_kv = FromProto(op.response_range().kvs(0));
+          }
+        }
+        done(std::move(result));
+      });
+}
+
 void GrpcEtcdClient::LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) {
   etcdserverpb::LeaseGrantRequest req;
   req.set_ttl(ttl_seconds);

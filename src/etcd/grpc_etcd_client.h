@@ -35,6 +35,8 @@ class GrpcEtcdClient final : public EtcdClient {
   void Put(PutRequest request, Callback<PutResult> done) override;
   void PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) override;
   void DeleteRange(RangeRequest request, Callback<DeleteResult> done) override;
+  void FencedWrite(Fence fence, std::vector<PutRequest> puts, std::vector<RangeRequest> deletes,
+                   Callback<FencedWriteResult> done) override;
   void LeaseGrant(int64_t ttl_seconds, Callback<GrantedLease> done) override;
   void LeaseRevoke(int64_t lease_id, DoneCallback done) override;
   void LeaseTimeToLive(int64_t lease_id, bool with_keys, Callback<LeaseTtl> done) override;

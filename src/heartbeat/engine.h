@@ -80,7 +80,8 @@ struct EngineOptions {
   // capacity. At TTL 30 s: from 7.5 s, while the lease still has more than 20 s to live.
   double keepalive_congestion = 0.25;
   BackoffPolicy retry{absl::Milliseconds(200), absl::Seconds(5), 2.0, 0.5};
-  uint64_t seed = 0;  // jitter seed; 0 picks a random one
+  uint64_t seed = 0;   // jitter seed; 0 picks a random one
+  std::string writer;  // written into every value as "writer" when set (who wrote it)
 };
 
 enum class Health { kPending, kHealthy, kFailing, kLeaseLost };

@@ -165,6 +165,7 @@ std::string HeartbeatEngine::Impl::RenderValue(const Entry& e, absl::Time wall_n
   value.interval = e.spec.interval;
   value.mode = WriteModeName(options_.mode);
   value.source = e.spec.source;
+  value.writer = options_.writer;
   return RenderHealthValue(value);
 }
 

@@ -50,6 +50,7 @@ std::string RenderHealthValue(const HealthValue& v) {
   }
   if (!v.mode.empty()) absl::StrAppend(&out, ",\"mode\":", Quote(v.mode));
   if (!v.source.empty()) absl::StrAppend(&out, ",\"source\":", Quote(v.source));
+  if (!v.writer.empty()) absl::StrAppend(&out, ",\"writer\":", Quote(v.writer));
   out.push_back('}');
   return out;
 }
@@ -91,6 +92,9 @@ absl::StatusOr<HealthValue> ParseHealthValue(absl::string_view json) {
   }
   if (auto source = j.find("source"); source != j.end() && source->is_string()) {
     v.source = source->get<std::string>();
+  }
+  if (auto writer = j.find("writer"); writer != j.end() && writer->is_string()) {
+    v.writer = writer->get<std::string>();
   }
   return v;
 }

@@ -3,7 +3,8 @@
 // Keeps the original service's schema and adds fields:
 //   {"status":"healthy","timestamp":"2025-11-15T22:30:00.123456Z",
 //    "namespace":"chora.devex.registry","heartbeat_count":42,
-//    "lease_id":"694d77aa1e7f2e04","ttl":30,"interval":10,"mode":"every-beat"}
+//    "lease_id":"694d77aa1e7f2e04","ttl":30,"interval":10,"mode":"every-beat",
+//    "writer":"heartbeat-operator-7d9f-abcde"}
 // `lease_id` is hexadecimal (as etcdctl prints it) because lease ids exceed the integers
 // JSON readers such as JavaScript can hold exactly. Pure functions.
 #pragma once
@@ -27,6 +28,7 @@ struct HealthValue {
   absl::Duration interval;
   std::string mode;    // "every-beat" or "on-change"
   std::string source;  // optional: where the capability was declared
+  std::string writer;  // optional: the process (replica) that wrote the value
 };
 
 std::string RenderHealthValue(const HealthValue& value);

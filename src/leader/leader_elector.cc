@@ -95,29 +95,46 @@ void LeaderElector::Run(const CancelToken& cancel) {
            {"identity", options_.identity}});
   while (!cancel.IsCancelled()) {
     // Candidate: try every retry period (jittered) until the lease is ours.
+    absl::Time attempt = clock_.Now();
     if (TryAcquireOrRenew() != Attempt::kAcquired) {
       clock_.SleepFor(jitter_.Spread(options_.retry_period, 0.2), cancel);
       continue;
     }
+    if (callbacks_.renewed) callbacks_.renewed(attempt + options_.renew_deadline);
     leading_.store(true);
     LogInfo("Became the leader", {{"identity", options_.identity}});
     if (callbacks_.started_leading) callbacks_.started_leading();
-    // Leader: renew every retry period; give up after renew_deadline without success.
-    absl::Time last_renewal = clock_.Now();
-    while (!cancel.IsCancelled()) {
-      clock_.SleepFor(options_.retry_period, cancel);
-      if (cancel.IsCancelled()) break;
-      if (TryAcquireOrRenew() == Attempt::kAcquired) {
-        last_renewal = clock_.Now();
-      } else if (clock_.Now() - last_renewal >= options_.renew_deadline) {
-        LogError("Leadership lost: the lease could not be renewed in time",
-                 {{"renew_deadline", absl::FormatDuration(options_.renew_deadline)}});
-        break;
-      }
-    }
+    Lead(attempt, cancel);
     leading_.store(false);
     if (callbacks_.stopped_leading) callbacks_.stopped_leading();
     return;
+  }
+}
+
+void LeaderElector::Lead(absl::Time last_renewal, const CancelToken& cancel) {
+  // Renew every retry period; give up once renew_deadline has passed since the start of
+  // the last successful attempt.
+  const std::string deadline = absl::FormatDuration(options_.renew_deadline);
+  while (!cancel.IsCancelled()) {
+    clock_.SleepFor(options_.retry_period, cancel);
+    if (cancel.IsCancelled()) return;
+    absl::Time attempt = clock_.Now();
+    if (attempt - last_renewal >= options_.renew_deadline) {
+      // Failed attempts until the deadline, or a process that did not run (paused,
+      // starved): a standby may lead already, so never renew late.
+      LogError("Leadership lost: the Lease was not renewed within the renew deadline",
+               {{"renew_deadline", deadline},
+                {"since_renewal", absl::FormatDuration(attempt - last_renewal)}});
+      return;
+    }
+    if (TryAcquireOrRenew() == Attempt::kAcquired) {
+      last_renewal = attempt;
+      if (callbacks_.renewed) callbacks_.renewed(attempt + options_.renew_deadline);
+    } else if (clock_.Now() - last_renewal >= options_.renew_deadline) {
+      LogError("Leadership lost: the lease could not be renewed in time",
+               {{"renew_deadline", deadline}});
+      return;
+    }
   }
 }
 

@@ -3,8 +3,18 @@
 // A candidate reads the Lease; it takes it when it is absent, already its own, or expired
 // (no renewal observed for leaseDurationSeconds by this candidate's own clock: clocks of
 // different machines are never compared). The leader renews every retry period; when it
-// cannot renew for renew_deadline it stops leading (it may no longer hold the lease). All
-// writes carry the Lease's resourceVersion, so two candidates never both win.
+// has not renewed within renew_deadline of the start of its last successful attempt it
+// stops leading (it may no longer hold the lease), also when it finds the deadline passed
+// on waking from a pause. All writes carry the Lease's resourceVersion, so two candidates
+// never both win.
+//
+// After each successful acquisition or renewal, `renewed(valid_until)` says until when this
+// replica may act as the leader: the attempt's start + renew_deadline, on the monotonic
+// Clock::Now(). A standby observes the renewal no earlier than that start and waits
+// lease_duration (> renew_deadline) from then, so a leader acting only before
+// `valid_until` never overlaps the next one (clock rates assumed equal within the margin).
+// Each attempt is as long as the client's calls: give the elector a client whose request
+// timeout is well inside renew_deadline.
 //
 // Run() blocks until cancelled; callbacks run on its thread and must not block for long.
 // Release() (after cancelling Run) gives the lease up at once so that another replica
@@ -37,6 +47,7 @@ struct LeaderElectionOptions {
 };
 
 struct LeaderCallbacks {
+  std::function<void(absl::Time valid_until)> renewed;  // before started_leading, then each renewal
   std::function<void()> started_leading;
   std::function<void()> stopped_leading;
   std::function<void(const std::string& leader)> new_leader;  // someone (maybe us) leads
@@ -57,6 +68,8 @@ class LeaderElector {
  private:
   enum class Attempt { kAcquired, kHeldByOther, kFailed };
   Attempt TryAcquireOrRenew();
+  // Renews until cancelled or the renew deadline passes.
+  void Lead(absl::Time last_renewal, const CancelToken& cancel);
   nlohmann::json LeaseObject(const nlohmann::json& previous, bool take_over) const;
   void ObserveHolder(const std::string& holder);
 

@@ -64,14 +64,16 @@ class ControllerE2E : public ::testing::Test {
     int metrics_port = 0;
     int health_port = 0;
   };
-  Replica StartReplica(const std::string& instance, std::vector<std::string> extra = {}) {
+  // `kubeconfig` replaces the emulator's (e.g. one whose server is a fault proxy).
+  Replica StartReplica(const std::string& instance, std::vector<std::string> extra = {},
+                       const std::string& kubeconfig = "") {
     Replica r;
     r.metrics_port = FreePort();
     r.health_port = FreePort();
     std::vector<std::string> argv = {
         BinaryPath(),
         "controller",
-        "--kubeconfig=" + kube_->kubeconfig_path(),
+        "--kubeconfig=" + (kubeconfig.empty() ? kube_->kubeconfig_path() : kubeconfig),
         "--etcd-endpoints=" + etcd_->endpoint(),
         "--interval=1",
         "--ttl=10",

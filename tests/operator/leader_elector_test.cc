@@ -35,8 +35,17 @@ class Harness {
 struct Candidate {
   Candidate(Harness& h, const std::string& id)
       : elector(h.kube, h.clock, h.Options(id),
-                LeaderCallbacks{[this, &h] { Started(h.clock.Now()); },
+                LeaderCallbacks{[this](absl::Time until) { Renewed(until); },
+                                [this, &h] { Started(h.clock.Now()); },
                                 [this] { stopped.fetch_add(1); }, nullptr}) {}
+  void Renewed(absl::Time until) {
+    absl::MutexLock lock(&mu);
+    valid_until = until;
+  }
+  absl::Time ValidUntil() {
+    absl::MutexLock lock(&mu);
+    return valid_until;
+  }
   void Started(absl::Time at) {
     absl::MutexLock lock(&mu);
     led_at = at;
@@ -61,6 +70,7 @@ struct Candidate {
   std::atomic<int> started{0}, stopped{0};
   absl::Mutex mu;
   absl::Time led_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  absl::Time valid_until ABSL_GUARDED_BY(mu) = absl::InfinitePast();
 };
 
 bool Eventually(const std::function<bool()>& f) {
@@ -143,6 +153,29 @@ TEST(LeaderElectorTest, ALeaderThatCannotRenewStopsLeading) {
   EXPECT_GE(h.clock.Now() - failing_since, absl::Seconds(10) - absl::Seconds(2));
   EXPECT_FALSE(a.elector.IsLeader());
   EXPECT_EQ(a.started.load(), 1);
+  // It may act only until the renew deadline of its last successful attempt, which began
+  // at most one retry period before the failures: never as late as it stopped.
+  EXPECT_LE(a.ValidUntil(), failing_since + absl::Seconds(10));
+  EXPECT_GE(a.ValidUntil(), failing_since + absl::Seconds(8));
+  EXPECT_LE(a.ValidUntil(), h.clock.Now());
+}
+
+TEST(LeaderElectorTest, ALeaderWokenPastItsRenewDeadlineStopsWithoutRenewing) {
+  Harness h;
+  Candidate a(h, "a");
+  a.Start();
+  ASSERT_TRUE(Eventually([&] { return a.elector.IsLeader(); }));
+  ASSERT_TRUE(Eventually([&] { return a.ValidUntil() > h.clock.Now() + absl::Seconds(8); }));
+  h.driver.Pause();
+  absl::Time until = a.ValidUntil();
+  std::string renewed = h.kube.Object(kLeases, "heartbeat-operator").value()["spec"]["renewTime"];
+  // The process is frozen for 20 s (SIGSTOP): its monotonic clock runs on meanwhile.
+  h.clock.Advance(absl::Seconds(20));
+  h.driver.Resume();
+  ASSERT_TRUE(Eventually([&] { return a.stopped.load() == 1; }));
+  EXPECT_EQ(h.kube.Object(kLeases, "heartbeat-operator").value()["spec"]["renewTime"], renewed)
+      << "no renewal after the deadline passed";
+  EXPECT_EQ(a.ValidUntil(), until) << "the permit was not extended";
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -151,7 +152,7 @@ EtcdServer::KeyMeta EtcdServer::Meta(const std::string& key) {
 
 void EtcdServer::StartWatch(const std::string& prefix) {
   std::vector<std::string> argv = EtcdctlBase();
-  argv.insert(argv.end(), {"watch", prefix, "--prefix"});
+  argv.insert(argv.end(), {"watch", prefix, "--prefix", "-w", "json"});
   watch_ = std::make_unique<Process>(argv, dir_ + "/watch.log",
                                      std::vector<std::string>{"ETCDCTL_API=3"});
   // etcdctl prints nothing when the watch is set up: write a marker until it shows.
@@ -159,11 +160,42 @@ void EtcdServer::StartWatch(const std::string& prefix) {
   WaitFor(
       [&] {
         Etcdctl({"put", marker, "x"});
-        return watch_->Output().find(marker) != std::string::npos;
+        for (const WatchRecord& r : WatchEvents()) {
+          if (r.key == marker) return true;
+        }
+        return false;
       },
       absl::Seconds(10));
 }
 
-std::string EtcdServer::WatchLog() const { return watch_ ? watch_->Output() : ""; }
+std::vector<EtcdServer::WatchRecord> EtcdServer::WatchEvents() const {
+  std::vector<WatchRecord> records;
+  if (!watch_) return records;
+  for (absl::string_view line : absl::StrSplit(watch_->Output(), '\n', absl::SkipEmpty())) {
+    auto response = nlohmann::json::parse(line, nullptr, false);
+    if (!response.is_object() || !response.contains("Events")) continue;
+    for (const auto& event : response["Events"]) {
+      const auto& kv = event.value("kv", nlohmann::json::object());
+      WatchRecord r;
+      r.deleted = event.value("type", 0) == 1;
+      absl::Base64Unescape(kv.value("key", ""), &r.key);
+      absl::Base64Unescape(kv.value("value", ""), &r.value);
+      r.lease = kv.value("lease", int64_t{0});
+      r.create_revision = kv.value("create_revision", int64_t{0});
+      r.mod_revision = kv.value("mod_revision", int64_t{0});
+      records.push_back(std::move(r));
+    }
+  }
+  return records;
+}
+
+std::string EtcdServer::WatchLog() const {
+  std::string text;
+  for (const WatchRecord& r : WatchEvents()) {
+    absl::StrAppend(&text, r.deleted ? "DELETE\n" : "PUT\n", r.key, "\n",
+                    r.deleted ? "" : r.value + "\n");
+  }
+  return text;
+}
 
 }  // namespace hb::testing

@@ -52,9 +52,20 @@ class EtcdServer {
     int64_t lease = 0;
   };
   KeyMeta Meta(const std::string& key);
-  // Starts `etcdctl watch --prefix` logging every event to a file, and returns once the
-  // watch sees events (a marker key "<prefix>.watch-ready" is written for that).
+  // Starts `etcdctl watch --prefix -w json` logging every event to a file, and returns once
+  // the watch sees events (a marker key "<prefix>.watch-ready" is written for that).
   void StartWatch(const std::string& prefix);
+  // What the watch saw, one record per event in etcd's order.
+  struct WatchRecord {
+    bool deleted = false;
+    std::string key;
+    std::string value;
+    int64_t lease = 0;
+    int64_t create_revision = 0;
+    int64_t mod_revision = 0;
+  };
+  std::vector<WatchRecord> WatchEvents() const;
+  // The same as text, etcdctl's plain format: "PUT\n<key>\n<value>\n", "DELETE\n<key>\n".
   std::string WatchLog() const;
 
  private:

@@ -66,6 +66,10 @@ std::string KubeEmulator::server_url() const {
   return absl::StrCat(options_.tls ? "https" : "http", "://127.0.0.1:", port_);
 }
 
+void KubeEmulator::Signal(int signal) {
+  if (process_ != nullptr) process_->Signal(signal);
+}
+
 void KubeEmulator::Stop() {
   if (process_ == nullptr) return;
   process_->Signal(SIGTERM);

@@ -62,6 +62,8 @@ class KubeEmulator {
 
   // SIGTERM, then SIGKILL if it has not exited within 5 s.
   void Stop();
+  // Sends `signal` to the server (SIGSTOP / SIGCONT freeze and thaw it).
+  void Signal(int signal);
 
  private:
   KubeEmulator() = default;

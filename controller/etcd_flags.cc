@@ -46,6 +46,14 @@ void AddEtcdFlags(CLI::App& command, EtcdFlags& flags) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0))
       ->group("etcd");
+  command
+      .add_option("--etcd-stall-timeout", flags.stall_seconds,
+                  "Seconds without any keep-alive answer (while some are owed) after which the "
+                  "etcd member is taken as not answering and the client fails over; keep it well "
+                  "under the shortest TTL (0: only gRPC's 15 s connection check)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0))
+      ->group("etcd");
   command.add_option("--etcd-threads", flags.threads, "Threads serving etcd answers")
       ->capture_default_str()
       ->check(CLI::Range(1, 64))
@@ -68,6 +76,7 @@ absl::StatusOr<etcd::ClientOptions> ToClientOptions(const EtcdFlags& flags) {
   options.cert_file = flags.cert;
   options.key_file = flags.key;
   options.call_timeout = absl::Seconds(flags.timeout_seconds);
+  options.stall_timeout = absl::Seconds(flags.stall_seconds);
   options.threads = flags.threads;
   if (!flags.user.empty()) {
     size_t colon = flags.user.find(':');

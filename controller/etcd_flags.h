@@ -20,6 +20,7 @@ struct EtcdFlags {
   std::string user;  // "name" or "name:password" (as etcdctl's --user)
   std::string password_file;
   double timeout_seconds = 5;
+  double stall_seconds = 2;
   int threads = 1;
 };
 

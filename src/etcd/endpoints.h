@@ -32,6 +32,10 @@ struct ClientOptions {
   std::string username;
   std::string password;
   absl::Duration call_timeout = absl::Seconds(5);
+  // A keep-alive stream that gets no answer at all for this long while requests wait for
+  // one is stuck on a member that does not answer (frozen, cut from its peers): the client
+  // fails over to the next endpoint. Zero: never (only gRPC's connection keep-alive, 15 s).
+  absl::Duration stall_timeout = absl::Seconds(2);
   // Completion-queue threads. One keeps up with 100,000 leases and costs the fewest
   // thread wake-ups per heartbeat.
   int threads = 1;

@@ -2,7 +2,9 @@
 //
 // Run() picks the current connection, prepares the context (deadline, auth token), starts
 // the call and deletes itself after handing the result to `done` on a completion-queue
-// thread. A call refused for an expired auth token is retried once with a fresh token.
+// thread. A call refused for an expired auth token is retried once with a fresh token; a
+// call cancelled because the client failed over from its endpoint is retried once on the
+// next one.
 #pragma once
 
 #include <functional>
@@ -25,7 +27,8 @@ class UnaryCall final : public Tag {
   }
 
   void Proceed(bool /*ok*/) override {
-    bool retry = transport_.OnResult(conn_, status_);
+    bool moved = transport_.Untrack(*conn_, ctx_.get(), status_);
+    bool retry = transport_.OnResult(conn_, status_) || moved;
     if (retry && !retried_) {
       retried_ = true;
       transport_.EndOp();
@@ -46,14 +49,18 @@ class UnaryCall final : public Tag {
       Fail(grpc::Status(grpc::StatusCode::CANCELLED, "etcd client is shutting down"));
       return;
     }
-    conn_ = transport_.Current();
-    ctx_ = std::make_unique<grpc::ClientContext>();
-    absl::Status prepared = transport_.PrepareContext(*conn_, ctx_.get(), /*deadline=*/true);
-    if (!prepared.ok()) {
-      transport_.OnResult(conn_, ToGrpc(prepared));
-      transport_.EndOp();
-      Fail(ToGrpc(prepared));
-      return;
+    for (int attempt = 0;; ++attempt) {
+      conn_ = transport_.Current();
+      ctx_ = std::make_unique<grpc::ClientContext>();
+      absl::Status prepared = transport_.PrepareContext(*conn_, ctx_.get(), /*deadline=*/true);
+      if (!prepared.ok()) {
+        transport_.OnResult(conn_, ToGrpc(prepared));
+        transport_.EndOp();
+        Fail(ToGrpc(prepared));
+        return;
+      }
+      // Failed over from meanwhile: prepare on the new current connection instead.
+      if (transport_.Track(*conn_, ctx_.get()) || attempt == 1) break;
     }
     response_.Clear();
     reader_ = starter_(*conn_, ctx_.get(), transport_.cq());

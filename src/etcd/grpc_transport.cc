@@ -222,45 +222,91 @@ absl::Status GrpcTransport::PrepareContext(Connection& conn, grpc::ClientContext
 }
 
 bool GrpcTransport::OnResult(const std::shared_ptr<Connection>& conn, const grpc::Status& status) {
-  if (status.ok() || status.error_code() != grpc::StatusCode::UNAVAILABLE) {
-    if (IsAuthTokenError(status) && !options_.username.empty()) {
-      absl::MutexLock lock(&conn->auth_mu);
-      conn->token.clear();
-      return true;
-    }
-    absl::MutexLock lock(&mu_);
-    failures_in_row_ = 0;
-    SetEndpointState(conn->index, 1);
-    if (down_ && conn->index == current_) {
-      down_ = false;
-      LogInfo("etcd reachable again",
-              {{"endpoint", conn->endpoint},
-               {"down_for", absl::FormatDuration(absl::Trunc(RealClock::Get().Now() - down_since_,
-                                                             absl::Milliseconds(100)))}});
-    }
-    return false;
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      Failed(conn, status.error_message(), /*answered=*/false);
+      return false;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      // No answer in time: a member that accepts connections but does not answer (frozen,
+      // cut from its peers) must not pin the client.
+      Failed(conn, absl::StrCat("no answer within ", absl::FormatDuration(options_.call_timeout)),
+             /*answered=*/true);
+      return false;
+    case grpc::StatusCode::CANCELLED:
+      return false;  // this client gave up on the call: nothing learnt about etcd
+    default:
+      break;
+  }
+  if (IsAuthTokenError(status) && !options_.username.empty()) {
+    absl::MutexLock lock(&conn->auth_mu);
+    conn->token.clear();
+    return true;
   }
   absl::MutexLock lock(&mu_);
+  failures_in_row_ = 0;
+  SetEndpointState(conn->index, 1);
+  if (down_ && conn->index == current_) {
+    down_ = false;
+    LogInfo("etcd reachable again",
+            {{"endpoint", conn->endpoint},
+             {"down_for", absl::FormatDuration(absl::Trunc(RealClock::Get().Now() - down_since_,
+                                                           absl::Milliseconds(100)))}});
+  }
+  return false;
+}
+
+bool GrpcTransport::Track(Connection& conn, grpc::ClientContext* ctx) {
+  absl::MutexLock lock(&mu_);  // then calls_mu, as in Failed()
+  if (conn.index != current_) return false;
+  absl::MutexLock calls(&conn.calls_mu);
+  conn.calls.insert(ctx);
+  return true;
+}
+
+bool GrpcTransport::Untrack(Connection& conn, grpc::ClientContext* ctx,
+                            const grpc::Status& status) {
+  {
+    absl::MutexLock calls(&conn.calls_mu);
+    conn.calls.erase(ctx);
+  }
+  if (status.error_code() != grpc::StatusCode::CANCELLED) return false;
+  absl::MutexLock lock(&mu_);
+  return conn.index != current_ && !shutting_down_;
+}
+
+void GrpcTransport::OnStalled(const std::shared_ptr<Connection>& conn, const std::string& what) {
+  Failed(conn, what, /*answered=*/true);
+}
+
+void GrpcTransport::Failed(const std::shared_ptr<Connection>& conn, const std::string& error,
+                           bool connected) {
+  absl::MutexLock lock(&mu_);
   SetEndpointState(conn->index, 0);
-  if (conn->index != current_) return false;  // a late answer from an endpoint already left
+  if (conn->index != current_) return;  // a late answer from an endpoint already left
   ++failures_in_row_;
   size_t count = options_.endpoints.size();
   size_t next = (current_ + 1) % count;
+  const char* what = connected ? "etcd member not answering" : "etcd endpoint unavailable";
   if (!down_ && failures_in_row_ >= count) {
     down_ = true;
     down_since_ = RealClock::Get().Now();
     std::vector<std::string> all;
     for (const auto& e : options_.endpoints) all.push_back(e.host_port);
     LogError("etcd unreachable at every endpoint; retrying with backoff",
-             {{"endpoints", absl::StrJoin(all, ",")}, {"error", status.error_message()}});
+             {{"endpoints", absl::StrJoin(all, ",")}, {"last", what}, {"error", error}});
   } else if (!down_ && count > 1) {
-    LogWarning("etcd endpoint unavailable; failing over",
-               {{"endpoint", conn->endpoint},
-                {"next", options_.endpoints[next].host_port},
-                {"error", status.error_message()}});
+    LogWarning(absl::StrCat(what, "; failing over"), {{"endpoint", conn->endpoint},
+                                                      {"next", options_.endpoints[next].host_port},
+                                                      {"error", error}});
+  } else if (!down_) {
+    LogWarning(what, {{"endpoint", conn->endpoint}, {"error", error}});
   }
   current_ = next;
-  return false;
+  if (count == 1) return;
+  // Calls waiting on the member left behind go again to the next one (UnaryCall retries a
+  // call cancelled this way once). Lock order: mu_, then calls_mu.
+  absl::MutexLock calls(&conn->calls_mu);
+  for (grpc::ClientContext* ctx : conn->calls) ctx->TryCancel();
 }
 
 }  // namespace hb::etcd::internal

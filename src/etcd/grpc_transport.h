@@ -3,8 +3,8 @@
 //  - one CompletionQueue polled by a small fixed pool of threads; each queued operation's
 //    tag is a Tag whose Proceed() runs on one of those threads;
 //  - one connection (channel + stubs + auth token) per endpoint, created lazily; calls go
-//    to the current endpoint, and a call failing with UNAVAILABLE moves the client to the
-//    next one (fail-over);
+//    to the current endpoint, and a call failing with UNAVAILABLE or DEADLINE_EXCEEDED, or a
+//    keep-alive stream that stalls, moves the client to the next one (fail-over);
 //  - username/password authentication: a token is fetched per connection before its first
 //    call and again when etcd says the token is invalid;
 //  - reachability state, logged once per change (never once per failed call);
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -63,6 +64,11 @@ struct Connection {
 
   absl::Mutex auth_mu;  // held while authenticating, so only one caller does it
   std::string token ABSL_GUARDED_BY(auth_mu);
+
+  // Unary calls in flight on this connection, cancelled when the client fails over away
+  // from it (they would otherwise wait out their deadline on a member that does not answer).
+  absl::Mutex calls_mu;
+  absl::flat_hash_set<grpc::ClientContext*> calls ABSL_GUARDED_BY(calls_mu);
 };
 
 absl::Status FromGrpc(const grpc::Status& status);
@@ -93,7 +99,17 @@ class GrpcTransport {
   absl::Status PrepareContext(Connection& conn, grpc::ClientContext* ctx, bool deadline);
   // Records the outcome of a call made on `conn`; returns true when the call failed on an
   // expired or missing auth token and is worth one retry (the token has been dropped).
+  // UNAVAILABLE (no connection) and DEADLINE_EXCEEDED (connected, no answer in time) count
+  // as failures of the endpoint and move the client to the next one; CANCELLED (this client
+  // gave up) counts as nothing; any other answer means the endpoint works.
   bool OnResult(const std::shared_ptr<Connection>& conn, const grpc::Status& status);
+  // A unary call's context, tracked while in flight on `conn`. Track() returns false when
+  // `conn` is no longer the current connection (start on the current one instead).
+  bool Track(Connection& conn, grpc::ClientContext* ctx);
+  // Untracks; true when the call was cancelled by a fail-over (worth one retry elsewhere).
+  bool Untrack(Connection& conn, grpc::ClientContext* ctx, const grpc::Status& status);
+  // A stream on `conn` got no answer for the stall timeout: a failure, as above.
+  void OnStalled(const std::shared_ptr<Connection>& conn, const std::string& what);
 
   // Per endpoint: 1 when its last call was answered, 0 when it failed to connect, -1 when
   // it was never tried.
@@ -107,6 +123,9 @@ class GrpcTransport {
   explicit GrpcTransport(ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> creds);
   std::shared_ptr<Connection> ConnectionFor(size_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetEndpointState(size_t index, int state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `conn` failed (`connected`: it accepted the call but did not answer): marks it down,
+  // logs the change once and moves to the next endpoint.
+  void Failed(const std::shared_ptr<Connection>& conn, const std::string& error, bool connected);
   absl::Status Authenticate(Connection& conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(conn.auth_mu);
   void Poll();
 

@@ -42,6 +42,7 @@ void KeepAliveStream::MaybeWrite() {
   LeaseKeepAliveRequest request;
   request.set_id(queue_.front());
   if (!Write(request)) return;
+  ExpectAnswer();
   queued_.erase(queue_.front());
   queue_.pop_front();
 }
@@ -57,6 +58,7 @@ void KeepAliveStream::OnUp(Later& later) {
 }
 
 bool KeepAliveStream::OnMessage(const LeaseKeepAliveResponse& response, Later& later) {
+  Answered();
   if (listener_ == nullptr) return true;
   answers_.push_back(Answer{response.id(), response.ttl()});
   if (answers_.size() == 1) later.push_back([this] { DeliverAnswers(); });

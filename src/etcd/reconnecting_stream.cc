@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace hb::etcd::internal {
@@ -20,6 +22,7 @@ struct ReconnectingStream<Request, Response>::Attempt {
   bool writing = false;
   bool finishing = false;
   bool finished = false;
+  bool stalled = false;  // cancelled by the stall watchdog
 };
 
 template <typename Request, typename Response>
@@ -30,6 +33,7 @@ ReconnectingStream<Request, Response>::ReconnectingStream(GrpcTransport& transpo
       jitter_(transport.NextJitterSeed()),
       backoff_(transport.options().reconnect) {
   alarm_tag_ = std::make_unique<FnTag>([this](bool ok) { OnRetryAlarm(ok); });
+  watchdog_tag_ = std::make_unique<FnTag>([this](bool ok) { OnWatchdog(ok); });
 }
 
 template <typename Request, typename Response>
@@ -78,7 +82,7 @@ void ReconnectingStream<Request, Response>::ReapRetired() {
 
 template <typename Request, typename Response>
 bool ReconnectingStream<Request, Response>::Idle() const {
-  if (callbacks_running_ > 0 || alarm_pending_) return false;
+  if (callbacks_running_ > 0 || alarm_pending_ || watchdog_pending_) return false;
   if (attempt_ != nullptr && attempt_->ops > 0) return false;
   for (const auto& a : retired_) {
     if (a->ops > 0) return false;
@@ -93,6 +97,8 @@ void ReconnectingStream<Request, Response>::OnStarted(Attempt* a, bool ok) {
     absl::MutexLock lock(&mu_);
     if (FinishIfFailed(a, ok)) return;
     state_ = State::kUp;
+    owed_ = 0;
+    awaiting_since_ = absl::InfiniteFuture();
     ReadNext(a);
     OnUp(later);
     OpDone(a);
@@ -187,8 +193,12 @@ void ReconnectingStream<Request, Response>::OnFinished(Attempt* a) {
       OpDone(a);
     }
     if (Over()) return;
-    transport_.OnResult(a->conn, a->finish_status);
     absl::Status why = FromGrpc(a->finish_status);
+    if (a->stalled) {
+      why = absl::DeadlineExceededError(name_ + " stream: etcd member not answering");
+    } else {
+      transport_.OnResult(a->conn, a->finish_status);  // the watchdog reported it already
+    }
     if (why.ok()) why = absl::UnavailableError(name_ + " stream closed by etcd");
     state_ = State::kRetryWait;
     absl::Duration delay = backoff_.Next(jitter_);
@@ -214,6 +224,48 @@ void ReconnectingStream<Request, Response>::OnRetryAlarm(bool ok) {
 }
 
 template <typename Request, typename Response>
+void ReconnectingStream<Request, Response>::ExpectAnswer() {
+  if (owed_++ == 0) awaiting_since_ = RealClock::Get().Now();
+  absl::Duration stall = transport_.options().stall_timeout;
+  if (stall > absl::ZeroDuration() && !watchdog_pending_) ArmWatchdog(awaiting_since_ + stall);
+}
+
+template <typename Request, typename Response>
+void ReconnectingStream<Request, Response>::Answered() {
+  if (owed_ > 0) --owed_;
+  awaiting_since_ = owed_ > 0 ? RealClock::Get().Now() : absl::InfiniteFuture();
+}
+
+template <typename Request, typename Response>
+void ReconnectingStream<Request, Response>::ArmWatchdog(absl::Time at) {
+  watchdog_pending_ = true;
+  absl::Duration in = std::max(absl::ZeroDuration(), at - RealClock::Get().Now());
+  watchdog_.Set(transport_.cq(), transport_.GrpcDeadline(in), watchdog_tag_.get());
+}
+
+template <typename Request, typename Response>
+void ReconnectingStream<Request, Response>::OnWatchdog(bool ok) {
+  absl::MutexLock lock(&mu_);
+  watchdog_pending_ = false;
+  if (!ok || Over() || owed_ == 0 || state_ != State::kUp) return;
+  absl::Duration stall = transport_.options().stall_timeout;
+  absl::Time now = RealClock::Get().Now();
+  if (now < awaiting_since_ + stall) {
+    ArmWatchdog(awaiting_since_ + stall);  // an answer came meanwhile; others are owed
+    return;
+  }
+  Attempt* a = attempt_.get();
+  if (a == nullptr || a->finishing) return;
+  a->stalled = true;
+  transport_.OnStalled(a->conn, absl::StrCat(name_, " stream: no answer for ",
+                                             absl::FormatDuration(absl::Trunc(
+                                                 now - awaiting_since_, absl::Milliseconds(1)))));
+  owed_ = 0;
+  awaiting_since_ = absl::InfiniteFuture();
+  a->ctx.TryCancel();  // the pending read fails and finishes the attempt
+}
+
+template <typename Request, typename Response>
 void ReconnectingStream<Request, Response>::CountLater(const Later& later) {
   if (!later.empty()) ++callbacks_running_;  // Close() now waits for RunLater()
 }
@@ -234,6 +286,7 @@ void ReconnectingStream<Request, Response>::Close() {
   OnClose();
   if (attempt_ != nullptr && !attempt_->finished) attempt_->ctx.TryCancel();
   if (alarm_pending_) alarm_.Cancel();
+  if (watchdog_pending_) watchdog_.Cancel();
   mu_.Await(absl::Condition(this, &ReconnectingStream::Idle));
   attempt_.reset();
   retired_.clear();

@@ -80,6 +80,12 @@ class ReconnectingStream {
   bool Writing() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The stream works: the next failure reconnects after the initial delay again.
   void ResetBackoff() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { backoff_.Reset(); }
+  // Stall watchdog (streams whose every request gets one answer): a request was written
+  // that expects an answer / an answer arrived. When requests wait and nothing arrives
+  // for ClientOptions::stall_timeout, the member is taken as not answering: the transport
+  // fails over and the attempt is cancelled (then reconnects, to the next endpoint).
+  void ExpectAnswer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Answered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   GrpcTransport& transport_;
   absl::Mutex mu_;
@@ -93,6 +99,8 @@ class ReconnectingStream {
   void OnWritten(Attempt* a, bool ok);
   void OnFinished(Attempt* a);
   void OnRetryAlarm(bool ok);
+  void OnWatchdog(bool ok);
+  void ArmWatchdog(absl::Time at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // When the operation that completed failed, or the stream is over: finishes the attempt
   // (completing that operation) and returns true.
   bool FinishIfFailed(Attempt* a, bool ok) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -118,6 +126,13 @@ class ReconnectingStream {
   grpc::Alarm alarm_;
   std::unique_ptr<FnTag> alarm_tag_;
   bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;
+  // Stall watchdog: answers owed on the current attempt, since when one has been awaited
+  // (monotonic), and its alarm.
+  int64_t owed_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time awaiting_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  grpc::Alarm watchdog_;
+  std::unique_ptr<FnTag> watchdog_tag_;
+  bool watchdog_pending_ ABSL_GUARDED_BY(mu_) = false;
   int callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

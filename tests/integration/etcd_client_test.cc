@@ -195,7 +195,7 @@ TEST(EtcdClientIntegrationTest, AnOutageIsLoggedOncePerStateChange) {
 }
 
 TEST(EtcdClientIntegrationTest, TlsClientCertificatesAndPasswordAuth) {
-  auto server = EtcdServer::Start({/*tls=*/true});
+  auto server = EtcdServer::Start(hb::testing::TlsEtcd());
   ASSERT_NE(server, nullptr);
   for (std::vector<std::string> step :
        {std::vector<std::string>{"user", "add", "root:rootpw"},

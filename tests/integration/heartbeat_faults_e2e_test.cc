@@ -69,7 +69,7 @@ TEST_F(HeartbeatE2E, KeysSurviveAnEtcdOutageLongerThanTheTtlOnceEtcdReturns) {
 }
 
 TEST(HeartbeatTlsE2E, TlsWithClientCertificatesAndPasswordFromAFile) {
-  auto etcd = EtcdServer::Start({/*tls=*/true});
+  auto etcd = EtcdServer::Start(TlsEtcd());
   ASSERT_NE(etcd, nullptr);
   for (std::vector<std::string> step :
        {std::vector<std::string>{"user", "add", "root:rootpw"},

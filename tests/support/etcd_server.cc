@@ -37,14 +37,20 @@ bool MakeCertificates(const std::string& dir, TlsFiles& files) {
 
 }  // namespace
 
-std::unique_ptr<EtcdServer> EtcdServer::Start(Options options) {
+std::unique_ptr<EtcdServer> EtcdServer::Launch(Options options) {
   std::unique_ptr<EtcdServer> server(new EtcdServer());
   server->options_ = options;
   server->dir_ = MakeTempDir("etcd");
-  server->client_port_ = FreePort();
-  server->peer_port_ = FreePort();
+  server->client_port_ = options.client_port != 0 ? options.client_port : FreePort();
+  server->peer_port_ = options.peer_port != 0 ? options.peer_port : FreePort();
   if (options.tls && !MakeCertificates(server->dir_, server->tls_)) return nullptr;
-  if (!server->Launch()) return nullptr;
+  server->Run(/*wait=*/false);
+  return server;
+}
+
+std::unique_ptr<EtcdServer> EtcdServer::Start(Options options) {
+  auto server = Launch(std::move(options));
+  if (server == nullptr || !server->WaitReady(absl::Seconds(20))) return nullptr;
   return server;
 }
 
@@ -57,20 +63,26 @@ EtcdServer::~EtcdServer() {
 
 std::string EtcdServer::endpoint() const { return absl::StrCat("127.0.0.1:", client_port_); }
 
-bool EtcdServer::Launch() {
+std::string EtcdServer::peer_url() const { return absl::StrCat("http://127.0.0.1:", peer_port_); }
+
+bool EtcdServer::Run(bool wait) {
   std::string scheme = options_.tls ? "https" : "http";
   std::string client_url = absl::StrCat(scheme, "://127.0.0.1:", client_port_);
-  std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port_);
+  std::string peer = peer_url();
+  std::string cluster = options_.initial_cluster.empty() ? absl::StrCat(options_.name, "=", peer)
+                                                         : options_.initial_cluster;
   std::vector<std::string> argv = {"/usr/bin/etcd",
-                                   "--name=test",
+                                   "--name=" + options_.name,
                                    "--data-dir=" + dir_ + "/data",
                                    "--listen-client-urls=" + client_url,
                                    "--advertise-client-urls=" + client_url,
-                                   "--listen-peer-urls=" + peer_url,
-                                   "--initial-advertise-peer-urls=" + peer_url,
-                                   "--initial-cluster=test=" + peer_url,
+                                   "--listen-peer-urls=" + peer,
+                                   "--initial-advertise-peer-urls=" + peer,
+                                   "--initial-cluster=" + cluster,
+                                   "--initial-cluster-state=" + options_.cluster_state,
                                    "--logger=zap",
                                    "--log-level=warn"};
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   if (options_.tls) {
     argv.push_back("--cert-file=" + tls_.server_cert);
     argv.push_back("--key-file=" + tls_.server_key);
@@ -79,9 +91,15 @@ bool EtcdServer::Launch() {
   }
   ++launches_;
   process_ = std::make_unique<Process>(argv, absl::StrCat(dir_, "/etcd-", launches_, ".log"));
-  return WaitFor([this] { return !process_->Running() || Ready(); }, absl::Seconds(20)) &&
+  return !wait || WaitReady(absl::Seconds(20));
+}
+
+bool EtcdServer::WaitReady(absl::Duration timeout) {
+  return WaitFor([this] { return !process_->Running() || Ready(); }, timeout) &&
          process_->Running();
 }
+
+void EtcdServer::Signal(int signal) { process_->Signal(signal); }
 
 bool EtcdServer::Ready() {
   return Etcdctl({"endpoint", "health", "--command-timeout=1s"}).exit_code == 0;
@@ -97,13 +115,14 @@ void EtcdServer::Kill() {
   process_->Wait(absl::Seconds(10));
 }
 
-bool EtcdServer::Restart(bool wipe) {
+bool EtcdServer::Restart(bool wipe, const std::string& cluster_state) {
   if (process_->Running()) Stop();
   if (wipe) {
     std::error_code ec;
     std::filesystem::remove_all(dir_ + "/data", ec);
   }
-  return Launch();
+  if (!cluster_state.empty()) options_.cluster_state = cluster_state;
+  return Run(/*wait=*/true);
 }
 
 std::vector<std::string> EtcdServer::EtcdctlBase() const {

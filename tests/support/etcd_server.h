@@ -21,23 +21,45 @@ struct TlsFiles {
 
 struct EtcdServerOptions {
   bool tls = false;
+  // As a member of a cluster (etcd_cluster.h): its name, ports (0: picked), the
+  // --initial-cluster list ("": a cluster of one) and --initial-cluster-state.
+  std::string name = "test";
+  int client_port = 0;
+  int peer_port = 0;
+  std::string initial_cluster;
+  std::string cluster_state = "new";
+  std::vector<std::string> extra_args;  // e.g. "--quota-backend-bytes=..."
 };
+
+inline EtcdServerOptions TlsEtcd() {
+  EtcdServerOptions options;
+  options.tls = true;
+  return options;
+}
 
 class EtcdServer {
  public:
   using Options = EtcdServerOptions;
   // Starts etcd and waits until it answers; returns nullptr otherwise.
   static std::unique_ptr<EtcdServer> Start(Options options = Options());
+  // Starts etcd without waiting (members of a new cluster answer once a quorum runs);
+  // nullptr when the certificates cannot be made.
+  static std::unique_ptr<EtcdServer> Launch(Options options);
   ~EtcdServer();
 
   std::string endpoint() const;  // "127.0.0.1:port"
   const TlsFiles& tls() const { return tls_; }
 
-  void Stop();  // SIGTERM, wait
-  void Kill();  // SIGKILL, wait
-  // Starts again on the same ports; `wipe` empties the data directory first.
-  bool Restart(bool wipe);
+  void Stop();              // SIGTERM, wait
+  void Kill();              // SIGKILL, wait
+  void Signal(int signal);  // e.g. SIGSTOP / SIGCONT
+  // Starts again on the same ports; `wipe` empties the data directory first; a
+  // `cluster_state` given replaces --initial-cluster-state (a replaced member: "existing").
+  bool Restart(bool wipe, const std::string& cluster_state = "");
   bool Ready();
+  bool WaitReady(absl::Duration timeout);
+  const std::string& name() const { return options_.name; }
+  std::string peer_url() const;
 
   // Runs etcdctl (API v3) against this server; `extra` flags are appended.
   CommandResult Etcdctl(std::vector<std::string> args);
@@ -70,7 +92,7 @@ class EtcdServer {
 
  private:
   EtcdServer() = default;
-  bool Launch();
+  bool Run(bool wait);
   std::vector<std::string> EtcdctlBase() const;
 
   Options options_;

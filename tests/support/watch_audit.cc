@@ -23,10 +23,10 @@ class SummaryPrinter : public ::testing::Environment {
  public:
   void TearDown() override {
     if (rows.empty()) return;
-    std::printf("\n%-58s %5s %7s %7s %8s %8s\n", "scenario", "lost", "DELETE", "leases", "max gap",
+    std::printf("\n%-66s %5s %7s %7s %8s %8s\n", "scenario", "lost", "DELETE", "leases", "max gap",
                 "foreign");
     for (const Row& r : rows) {
-      std::printf("%-58s %5d %7d %7d %7.1fs %8d\n", r.scenario.c_str(), r.keys_lost,
+      std::printf("%-66s %5d %7d %7d %7.1fs %8d\n", r.scenario.c_str(), r.keys_lost,
                   r.audit.deletes, r.audit.lease_changes, absl::ToDoubleSeconds(r.audit.max_gap),
                   r.audit.foreign_writes);
     }

@@ -2,7 +2,14 @@
 
 #include <future>
 
+#include "absl/strings/match.h"
+
 namespace hb::etcd {
+
+bool IsNoSpace(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kResourceExhausted &&
+         absl::StrContains(status.message(), "database space exceeded");
+}
 
 std::string PrefixEnd(const std::string& prefix) {
   std::string end = prefix;

@@ -10,7 +10,10 @@
 //  - Errors are absl::Status codes carrying etcd's message:
 //      kUnavailable / kDeadlineExceeded  etcd not reachable or too slow; retry later
 //      kNotFound                         "requested lease not found"
-//      kResourceExhausted                "too many requests": back-pressure, retry later
+//      kResourceExhausted                "too many requests": back-pressure, retry later;
+//                                        or "database space exceeded" (IsNoSpace()): etcd's
+//                                        NOSPACE alarm, writes refused until an operator
+//                                        compacts, defragments and disarms it
 //      kUnauthenticated / kPermissionDenied  authentication or authorisation refused
 //      kCancelled                        the client is shutting down
 //  - Keep-alives travel on one multiplexed stream owned by the client. KeepAlive() queues a
@@ -39,6 +42,10 @@ struct KeyValue {
   int64_t mod_revision = 0;
   int64_t version = 0;
 };
+
+// etcd refuses writes because its database reached its quota (the NOSPACE alarm): not
+// back-pressure, nothing gets better by waiting.
+bool IsNoSpace(const absl::Status& status);
 
 // The smallest key greater than every key starting with `prefix` (etcd's range_end for a
 // prefix query).

@@ -36,6 +36,7 @@ absl::Status FakeEtcd::Admit(Op op) {
 }
 
 void FakeEtcd::ExpireLeases() {
+  if (down_) return;  // nobody runs the lessor
   absl::Time now = clock_.Now();
   for (auto it = leases_.begin(); it != leases_.end();) {
     if (it->second.expires <= now) {
@@ -376,6 +377,9 @@ void FakeEtcd::SetDown(bool down) {
     });
   }
   if (!down) {
+    // etcd's lessor extends every lease by its TTL when a leader takes office (after a
+    // restart): leases do not expire while etcd is down, and get a full TTL on its return.
+    for (auto& [id, lease] : leases_) lease.expires = clock_.Now() + absl::Seconds(lease.ttl);
     // The real client reconnects on its own; so does the fake stream.
     stream_up_ = true;
     Enqueue([this] {
@@ -398,6 +402,11 @@ void FakeEtcd::Wipe() {
 void FakeEtcd::FailNext(Op op, absl::Status status, int times) {
   absl::MutexLock lock(&mu_);
   for (int i = 0; i < times; ++i) failures_[op].push_back(status);
+}
+
+void FakeEtcd::ClearFailures(Op op) {
+  absl::MutexLock lock(&mu_);
+  failures_[op].clear();
 }
 
 void FakeEtcd::DropKeepAlives(bool drop) {

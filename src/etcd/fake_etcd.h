@@ -7,9 +7,11 @@
 //
 // Effects apply when a call is made; answers (callbacks) are queued and handed out by
 // Deliver(), after the configured latency, on the calling thread, with no lock held, so
-// tests control exactly when the engine sees them. Faults: SetDown() (every call fails
-// with UNAVAILABLE, the keep-alive stream drops), Wipe() (etcd restarted on an empty data
-// directory), FailNext() (the next calls of one kind fail with a given status).
+// tests control exactly when the engine sees them. Faults: SetDown() (etcd stopped: every
+// call fails with UNAVAILABLE, the keep-alive stream drops, leases do not expire meanwhile
+// and get a full TTL when it is back, as etcd's lessor does after a restart), Wipe() (etcd
+// restarted on an empty data directory), FailNext() (the next calls of one kind fail with a
+// given status), DropKeepAlives() (a stream that takes requests and answers nothing).
 // Watch is not simulated (returns a handle that never reports).
 // Thread-safe.
 #pragma once
@@ -73,6 +75,7 @@ class FakeEtcd final : public EtcdClient {
   void SetDown(bool down);
   void Wipe();
   void FailNext(Op op, absl::Status status, int times = 1);
+  void ClearFailures(Op op);  // the failures FailNext() queued and not used yet
   // Keep-alives vanish without an answer while set (a stuck stream).
   void DropKeepAlives(bool drop);
   // Puts a key as another client would (lease 0 = none); for adoption tests.

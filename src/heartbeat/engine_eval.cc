@@ -17,7 +17,18 @@ void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
       }
       break;
     case State::kProbing:
-      if (now >= e.lease.probe_deadline) {
+      if (now >= e.lease.probe_deadline && !stream_up_) {
+        // etcd is still away: probe again (the first keep-alive also opens the stream);
+        // the stream coming up sends one at once too. Only an answer to this one counts.
+        e.lease.keepalive_sent = absl::InfinitePast();
+        NoteKeepAliveSent(e, now);
+        e.lease.probe_deadline = now + options_.keepalive_timeout;
+        fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease.id});
+      } else if (now >= e.lease.probe_deadline) {
+        if (e.rechecking) {
+          stats_.leases_lost.fetch_add(1, std::memory_order_relaxed);
+          e.rechecking = false;
+        }
         LogDebug("no answer for the lease found in etcd; granting a new one",
                  {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease.id)}});
         by_lease_.erase(e.lease.id);
@@ -65,6 +76,10 @@ void HeartbeatEngine::Impl::StartGrant(Entry& e, absl::Time now, Effects& fx) {
 }
 
 void HeartbeatEngine::Impl::EvaluateHeld(Entry& e, absl::Time now, Effects& fx) {
+  if (now >= e.lease.deadline && !stream_up_ && e.lease.state == State::kHeld) {
+    RecheckLease(e, now, fx);
+    return;
+  }
   if (now >= e.lease.deadline) {
     LoseLease(e, "no keep-alive answer before the lease deadline", now, fx);
     return;
@@ -141,6 +156,25 @@ void HeartbeatEngine::Impl::LoseLease(Entry& e, absl::string_view why, absl::Tim
   SetHealth(e, Health::kLeaseLost, std::string(why), fx);
 }
 
+void HeartbeatEngine::Impl::RecheckLease(Entry& e, absl::Time now, Effects& fx) {
+  LogLimited(LogLevel::kWarning,
+             "Lease deadline passed while etcd is unreachable; checking it when etcd answers",
+             {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease.id)}});
+  SetLeaseState(e, State::kProbing);
+  e.rechecking = true;
+  // Probe now (this also opens the stream if it never was), again every keep-alive timeout
+  // while etcd stays away, and at once when the stream comes back.
+  NoteKeepAliveSent(e, now);
+  e.lease.probe_deadline = now + options_.keepalive_timeout;
+  fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease.id});
+  if (e.put.request == Request::kQueued) e.put.request = Request::kIdle;  // its item goes stale
+  e.put.owed = true;
+  e.put.owed_not_before = absl::InfinitePast();
+  SetHealth(e, Health::kLeaseLost,
+            "lease deadline passed while etcd was unreachable; checking whether etcd still has it",
+            fx);
+}
+
 void HeartbeatEngine::Impl::LogLimited(LogLevel level, absl::string_view msg,
                                        std::initializer_list<LogField> fields) {
   if (!Logger::Default().Enabled(level)) return;
@@ -215,6 +249,7 @@ EngineGauges HeartbeatEngine::Impl::Gauges() const {
   g.keepalives_congested = congested_;
   g.keepalive_latency = ka_latency_;
   g.keepalive_stream_up = stream_up_;
+  g.etcd_no_space = no_space_;
   return g;
 }
 

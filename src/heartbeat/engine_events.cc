@@ -16,8 +16,12 @@ namespace {
 constexpr int64_t kScanPageSize = 1000;
 
 bool IsBackPressure(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kResourceExhausted;
+  return status.code() == absl::StatusCode::kResourceExhausted && !etcd::IsNoSpace(status);
 }
+
+constexpr char kNoSpace[] =
+    "etcd is out of space (NOSPACE alarm): the health value cannot be written (the lease is "
+    "still renewed); compact and defragment etcd, then disarm the alarm";
 
 }  // namespace
 
@@ -201,14 +205,23 @@ void HeartbeatEngine::Impl::OnPuts(const std::vector<PutMeta>& puts, const absl:
 void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& status,
                                       absl::Time now, Effects& fx) {
   ReleaseSlot(fx);
+  bool no_space = etcd::IsNoSpace(status);
   if (status.ok()) {
     stats_.beats_ok.fetch_add(1, std::memory_order_relaxed);
     stats_.put_latency.Record(now - put.sent);
+  } else if (no_space) {
+    stats_.beats_no_space.fetch_add(1, std::memory_order_relaxed);
   } else if (IsBackPressure(status)) {
     stats_.beats_throttled.fetch_add(1, std::memory_order_relaxed);
   } else {
     stats_.beats_failed.fetch_add(1, std::memory_order_relaxed);
   }
+  if (no_space && !no_space_) {
+    LogError(kNoSpace, {{"error", status.message()}});
+  } else if (status.ok() && no_space_) {
+    LogInfo("etcd accepts writes again (NOSPACE alarm cleared)");
+  }
+  if (no_space || status.ok()) no_space_ = no_space;
   Entry* e = Find(put.slot, put.incarnation);
   if (e == nullptr) return;
   if (e->put.request == Request::kInFlight) e->put.request = Request::kIdle;
@@ -241,7 +254,9 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
         LogLimited(LogLevel::kWarning, "Heartbeats failing",
                    {{"id", e->spec.identifier}, {"error", status.message()}});
       }
-      if (e->put.failures >= 2 && e->health != Health::kLeaseLost) {
+      if (no_space && e->health != Health::kLeaseLost) {
+        SetHealth(*e, Health::kFailing, kNoSpace, fx);  // at once: waiting does not help
+      } else if (e->put.failures >= 2 && e->health != Health::kLeaseLost) {
         SetHealth(*e, Health::kFailing, absl::StrCat("heartbeat put failed: ", status.message()),
                   fx);
       }
@@ -361,7 +376,20 @@ void HeartbeatEngine::Impl::ApplyKeepAlive(const KeepAliveAnswer& answer, Effect
   if (awaited) stats_.keepalive_latency.Record(now - e.lease.keepalive_sent);
   absl::Time basis = awaited ? e.lease.keepalive_sent : now;
   e.lease.keepalive_sent = absl::InfinitePast();
-  if (e.lease.state == State::kProbing) {
+  if (e.lease.state == State::kProbing && e.rechecking) {
+    e.rechecking = false;
+    if (answer.ttl > 0) {
+      SetLeaseState(e, State::kHeld);
+      e.lease.deadline = basis + absl::Seconds(answer.ttl);
+      e.lease.next_keepalive = now + jitter_.UpTo(KeepAlivePeriod(e));
+      LogLimited(LogLevel::kInfo, "Lease kept: etcd still has it",
+                 {{"id", e.spec.identifier}, {"lease", LeaseIdHex(answer.lease)}});
+      // Healthy again with the next put (owed since the deadline passed).
+    } else {
+      LoseLease(e, "etcd no longer has the lease (checked after it was unreachable)", now, fx);
+    }
+    Schedule(e, NextDue(e));
+  } else if (e.lease.state == State::kProbing) {
     if (answer.ttl > 0) {
       SetLeaseState(e, State::kHeld);
       e.lease.granted_ttl = answer.ttl;
@@ -403,19 +431,26 @@ void HeartbeatEngine::Impl::OnKeepAliveStreamState(bool up, const absl::Status& 
                  {{"error", why.message()}});
       return;
     }
-    if (!stream_was_up_) {
-      stream_was_up_ = true;
-      return;
-    }
-    LogInfo("keep-alive stream to etcd restored; renewing every lease");
+    bool first = !stream_was_up_;
+    stream_was_up_ = true;
+    if (!first) LogInfo("keep-alive stream to etcd restored; renewing every lease");
     absl::Time now = clock_.Now();
     for (auto& slot : slots_) {
       if (!slot || slot->lease.state == State::kGranting) continue;
       Entry& e = *slot;
-      if (e.lease.state == State::kProbing) {
+      // Keep-alives sent before died with the old stream: only answers to new ones count.
+      if (!first) e.lease.keepalive_sent = absl::InfinitePast();
+      if (e.lease.state == State::kProbing && (!first || e.rechecking)) {
+        // Probes sent while etcd was away (also before the first stream) were dropped;
+        // adoption probes sent before the first stream wait in its queue.
+        e.lease.keepalive_sent = absl::InfinitePast();
+        NoteKeepAliveSent(e, now);
+        e.lease.probe_deadline = now + options_.keepalive_timeout;
         fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease.id});
+        Schedule(e, NextDue(e));
         continue;
       }
+      if (first) continue;
       // Soon, so that leases lost while etcd was away (wiped) are found and re-granted
       // within a fraction of an interval, but spread so that etcd is not hit at once.
       absl::Time soon =

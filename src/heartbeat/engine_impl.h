@@ -44,6 +44,9 @@ struct Entry {
   Health health = Health::kPending;
   std::string message;
   bool phases_placed = false;  // beat and keep-alive phases spread (after the first lease)
+  // kProbing the lease it held, whose deadline passed while etcd was unreachable (not an
+  // adoption): etcd may still have it (it extends leases when it restarts).
+  bool rechecking = false;
   uint64_t heartbeat_count = 0;
   std::optional<absl::Time> last_ok;  // wall time of the last successful put
 
@@ -166,6 +169,9 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LoseLease(Entry& e, absl::string_view why, absl::Time now, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The lease's deadline passed while the keep-alive stream was down: probe it once etcd
+  // answers instead of replacing it, so that the key keeps its lease when etcd kept it.
+  void RecheckLease(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteKeepAliveSent(Entry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   HeartbeatStatus Snapshot(const Entry& e) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   std::string RenderValue(const Entry& e, absl::Time wall_now, uint64_t count) const;
@@ -248,6 +254,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   bool stream_up_ ABSL_GUARDED_BY(mu_) = false;
   bool stream_was_up_ ABSL_GUARDED_BY(mu_) = false;
   bool behind_ ABSL_GUARDED_BY(mu_) = false;
+  bool no_space_ ABSL_GUARDED_BY(mu_) = false;  // the last put answer was NOSPACE
   bool congested_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration ka_latency_ ABSL_GUARDED_BY(mu_);  // age of the oldest unanswered keep-alive
   // Keep-alives awaiting an answer, oldest first (stale items are skipped when read).

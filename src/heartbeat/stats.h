@@ -12,9 +12,10 @@ namespace hb::heartbeat {
 
 struct EngineStats {
   std::atomic<uint64_t> beats_ok{0};         // successful health-key puts
-  std::atomic<uint64_t> beats_failed{0};     // puts that failed (not back-pressure)
+  std::atomic<uint64_t> beats_failed{0};     // puts that failed (not back-pressure, not NOSPACE)
   std::atomic<uint64_t> beats_throttled{0};  // puts etcd refused with "too many requests"
   std::atomic<uint64_t> beats_skipped{0};    // beats dropped for being a whole interval late
+  std::atomic<uint64_t> beats_no_space{0};   // puts refused by etcd's NOSPACE alarm
   std::atomic<uint64_t> keepalives_sent{0};
   std::atomic<uint64_t> keepalives_answered{0};
   std::atomic<uint64_t> leases_granted{0};
@@ -39,6 +40,7 @@ struct EngineGauges {
   bool keepalives_congested = false;  // routine puts held back for keep-alives
   absl::Duration keepalive_latency;   // slowest answer in the last batch
   bool keepalive_stream_up = false;
+  bool etcd_no_space = false;  // the last put failed on etcd's NOSPACE alarm
 };
 
 }  // namespace hb::heartbeat

@@ -102,7 +102,8 @@ void OperatorCollector::CollectEngine(std::vector<MetricFamily>& out) const {
           {{{{"result", "ok"}}, v(s.beats_ok)},
            {{{"result", "failed"}}, v(s.beats_failed)},
            {{{"result", "throttled"}}, v(s.beats_throttled)},
-           {{{"result", "skipped"}}, v(s.beats_skipped)}});
+           {{{"result", "skipped"}}, v(s.beats_skipped)},
+           {{{"result", "no_space"}}, v(s.beats_no_space)}});
   Counter(out, "heartbeat_operator_keepalives_total", "Lease keep-alives sent and answered",
           {{{{"result", "sent"}}, v(s.keepalives_sent)},
            {{{"result", "answered"}}, v(s.keepalives_answered)}});
@@ -141,6 +142,9 @@ void OperatorCollector::CollectEngine(std::vector<MetricFamily>& out) const {
         g.keepalives_congested ? 1 : 0);
   Gauge(out, "heartbeat_operator_keepalive_stream_up", "1 while the keep-alive stream is open",
         g.keepalive_stream_up ? 1 : 0);
+  Gauge(out, "heartbeat_operator_etcd_no_space",
+        "1 while etcd refuses writes with its NOSPACE alarm (database space exceeded)",
+        g.etcd_no_space ? 1 : 0);
   if (!sources_.per_capability || sources_.clock == nullptr) return;
   MetricFamily& last =
       Family(out, "heartbeat_operator_capability_last_success_timestamp_seconds",

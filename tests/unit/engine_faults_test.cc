@@ -69,12 +69,17 @@ TEST_F(EngineFixture, LongOutageReportsFailingThenLeaseLostThenRecovers) {
   Run(absl::Seconds(4));  // past the lease deadline
   auto status = engine_->GetStatus("a.b");
   EXPECT_EQ(status->health, Health::kLeaseLost);
-  EXPECT_NE(status->message.find("re-grant failing: connection refused"), std::string::npos)
+  EXPECT_NE(status->message.find("checking whether etcd still has it"), std::string::npos)
       << status->message;
-  etcd_.SetDown(false);
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 1) << "no grant while etcd is away";
+  int64_t lease = etcd_.Get(Key("a.b"))->lease;
+  etcd_.SetDown(false);  // etcd restarted: it extended its leases
   Run(absl::Seconds(2));
   EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
   EXPECT_TRUE(etcd_.Get(Key("a.b")).has_value());
+  EXPECT_EQ(etcd_.Get(Key("a.b"))->lease, lease) << "the lease etcd kept is kept";
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 1);
   EXPECT_FALSE(engine_->Gauges().keepalives_congested)
       << "keep-alives dropped during the outage are no sign of a slow etcd";
 }
@@ -101,10 +106,24 @@ TEST_F(EngineFixture, PutRefusedForUnknownLeaseReGrants) {
   EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
 }
 
+TEST_F(EngineFixture, AnOutageThatCostEtcdTheLeaseReGrantsAssoonAsEtcdAnswers) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 6)).ok());
+  Run(absl::Seconds(3));
+  etcd_.SetDown(true);
+  Run(absl::Seconds(8));  // past the deadline: the engine waits to check the lease
+  etcd_.Wipe();           // ... which etcd lost meanwhile
+  etcd_.SetDown(false);
+  Run(absl::Seconds(1));
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 1u);
+  EXPECT_TRUE(etcd_.Get(Key("a.b")).has_value()) << "back within a second of etcd's return";
+  EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
+}
+
 TEST_F(EngineFixture, NoKeepAliveAnswerBeforeTheDeadlineCountsAsLost) {
   Start();
   ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 6)).ok());
-  Run(absl::Seconds(1));
+  Run(absl::Seconds(3));  // the stream is up
   etcd_.DropKeepAlives(true);
   Run(absl::Seconds(7));
   EXPECT_GE(engine_->stats().leases_lost.load(), 1u);
@@ -124,6 +143,33 @@ TEST_F(EngineFixture, TooManyRequestsIsBackPressureNotFailure) {
   EXPECT_EQ(engine_->stats().beats_throttled.load(), 3u);
   EXPECT_EQ(engine_->stats().beats_failed.load(), 0u);
   EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+}
+
+TEST_F(EngineFixture, EtcdOutOfSpaceIsAFailureReportedAtOnceNotThrottling) {
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(2), 30)).ok());
+  Run(absl::Seconds(1));
+  int64_t lease = etcd_.Get(Key("a.b"))->lease;
+  etcd_.FailNext(FakeEtcd::Op::kPut,
+                 absl::ResourceExhaustedError("etcdserver: mvcc: database space exceeded"), 1000);
+  Run(absl::Seconds(2));  // the first refused beat
+  EXPECT_GE(engine_->stats().beats_no_space.load(), 1u);
+  EXPECT_EQ(engine_->stats().beats_throttled.load(), 0u);
+  EXPECT_EQ(engine_->stats().beats_failed.load(), 0u);
+  auto status = engine_->GetStatus("a.b");
+  EXPECT_EQ(status->health, Health::kFailing);
+  EXPECT_NE(status->message.find("NOSPACE"), std::string::npos) << status->message;
+  EXPECT_TRUE(engine_->Gauges().etcd_no_space);
+  // The alarm is disarmed: the next put goes through and the capability recovers, on the
+  // lease it kept all along (keep-alives are not refused by the alarm).
+  Run(absl::Seconds(20));
+  EXPECT_TRUE(engine_->Gauges().etcd_no_space) << "still refused after 20 s";
+  etcd_.ClearFailures(FakeEtcd::Op::kPut);
+  Run(absl::Seconds(3));
+  EXPECT_EQ(engine_->GetStatus("a.b")->health, Health::kHealthy);
+  EXPECT_FALSE(engine_->Gauges().etcd_no_space);
+  EXPECT_EQ(etcd_.Get(Key("a.b"))->lease, lease);
   EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
 }
 

@@ -1,12 +1,18 @@
-// The heartbeat command against a real etcd that fails: restarts, wipes, TLS and auth.
+// The heartbeat command against a real etcd that fails: restarts, wipes, long outages, a
+// full database (NOSPACE), TLS with client certificates and password authentication.
 #include <signal.h>
 
 #include "e2e_fixture.h"
+#include "nlohmann/json.hpp"
+#include "support/watch_audit.h"
 
 namespace hb::testing {
 namespace {
 
+constexpr char kPrefix[] = "/chora/capabilities/";
+
 TEST_F(HeartbeatE2E, EtcdRestartedOnTheSameDataInsideTheTtlLosesNoKey) {
+  etcd_->StartWatch(kPrefix);
   Process& hb = StartHeartbeat(
       {"--namespace", "rs.a", "--namespace", "rs.b", "--interval", "2", "--ttl", "20"});
   ASSERT_TRUE(WaitFor([&] { return Count("rs.a") >= 1 && Count("rs.b") >= 1; }, absl::Seconds(3)));
@@ -23,6 +29,11 @@ TEST_F(HeartbeatE2E, EtcdRestartedOnTheSameDataInsideTheTtlLosesNoKey) {
   EXPECT_EQ(etcd_->Meta(Key("rs.b")).create_revision, before_b.create_revision);
   EXPECT_EQ(etcd_->Meta(Key("rs.a")).lease, before_a.lease);
   EXPECT_EQ(hb.Output().find("Lease lost"), std::string::npos) << hb.Output();
+  WatchAudit audit = WatchAudit::Of(etcd_->WatchEvents(), kPrefix, "");
+  RecordFaultSummary("etcd restarted on the same data inside the TTL (TTL 20 s)",
+                     (Present("rs.a") ? 0 : 1) + (Present("rs.b") ? 0 : 1), audit);
+  EXPECT_EQ(audit.deletes, 0);
+  EXPECT_EQ(audit.lease_changes, 0);
 }
 
 TEST_F(HeartbeatE2E, EtcdRestartedEmptyGetsEveryKeyBackWithinOneInterval) {
@@ -51,6 +62,7 @@ TEST_F(HeartbeatE2E, EtcdRestartedEmptyGetsEveryKeyBackWithinOneInterval) {
 }
 
 TEST_F(HeartbeatE2E, KeysSurviveAnEtcdOutageLongerThanTheTtlOnceEtcdReturns) {
+  etcd_->StartWatch(kPrefix);
   Process& hb = StartHeartbeat({"--namespace", "long.out", "--interval", "1", "--ttl", "3"});
   ASSERT_TRUE(WaitFor([&] { return Present("long.out"); }, absl::Seconds(2)));
   etcd_->Stop();
@@ -66,6 +78,80 @@ TEST_F(HeartbeatE2E, KeysSurviveAnEtcdOutageLongerThanTheTtlOnceEtcdReturns) {
     ++unreachable;
   }
   EXPECT_EQ(unreachable, 1u) << "one line per state change, not a flood\n" << log;
+  WatchAudit audit = WatchAudit::Of(etcd_->WatchEvents(), kPrefix, "");
+  RecordFaultSummary("etcd down 5 s, longer than the TTL (TTL 3 s)", Present("long.out") ? 0 : 1,
+                     audit);
+  EXPECT_EQ(audit.deletes, 0) << "the watch saw the key deleted";
+  // etcd extends its leases when it restarts: the key keeps the lease it had.
+  EXPECT_EQ(audit.lease_changes, 0) << log;
+}
+
+// etcd's quota is reached (NOSPACE alarm): writes are refused until an operator frees space
+// and disarms the alarm. The operator says so once, keeps the leases (keep-alives are still
+// answered), and writes again once the alarm is gone.
+TEST(HeartbeatNoSpaceE2E, AFullEtcdIsReportedOnceKeepsTheKeysAndRecovers) {
+  EtcdServer::Options options;
+  options.extra_args = {"--quota-backend-bytes=" + std::to_string(2 << 20)};
+  auto etcd = EtcdServer::Start(options);
+  ASSERT_NE(etcd, nullptr);
+  etcd->StartWatch(kPrefix);
+  std::string dir = MakeTempDir("nospace");
+  Process hb({BinaryPath(), "heartbeat", "--namespace", "full.a", "--interval", "1", "--ttl", "4",
+              "--etcd-endpoints=" + etcd->endpoint()},
+             dir + "/hb.log");
+  std::string key = "/chora/capabilities/full.a/health";
+  ASSERT_TRUE(WaitFor([&] { return etcd->Get(key).has_value(); }, absl::Seconds(5))) << hb.Output();
+  int64_t lease = etcd->Meta(key).lease;
+
+  // Fill etcd until it raises the alarm.
+  std::string blob(256 << 10, 'x');
+  std::string filler = dir + "/blob";
+  std::ofstream(filler) << blob;
+  bool full = WaitFor(
+      [&] {
+        static int n = 0;
+        CommandResult put = RunCommand(
+            {"/bin/sh", "-c",
+             absl::StrCat("ETCDCTL_API=3 /usr/bin/etcdctl --endpoints=", etcd->endpoint(),
+                          " put /filler/", n++, " < ", filler)});
+        return put.output.find("database space exceeded") != std::string::npos;
+      },
+      absl::Seconds(60));
+  ASSERT_TRUE(full) << "etcd never reported NOSPACE";
+  ASSERT_TRUE(WaitFor([&] { return hb.Output().find("etcd is out of space") != std::string::npos; },
+                      absl::Seconds(5)))
+      << hb.Output();
+  // Twice the TTL later the key is still there, on the same lease: nothing was lost.
+  absl::SleepFor(absl::Seconds(8));
+  EXPECT_TRUE(etcd->Get(key).has_value());
+  EXPECT_EQ(etcd->Meta(key).lease, lease);
+  std::string during = hb.Output();
+  size_t reports = 0;
+  for (size_t p = 0; (p = during.find("etcd is out of space", p)) != std::string::npos; ++p) {
+    ++reports;
+  }
+  EXPECT_EQ(reports, 1u) << "one line per state change\n" << during;
+  EXPECT_EQ(during.find("too many requests"), std::string::npos);
+
+  // The operator frees space: delete, compact, defragment, disarm.
+  ASSERT_EQ(etcd->Etcdctl({"del", "/filler/", "--prefix"}).exit_code, 0);
+  std::string status = etcd->Etcdctl({"endpoint", "status", "-w", "json"}).output;
+  auto parsed = nlohmann::json::parse(status, nullptr, false);
+  ASSERT_TRUE(parsed.is_array()) << status;
+  int64_t revision = parsed[0]["Status"]["header"]["revision"].get<int64_t>();
+  ASSERT_EQ(etcd->Etcdctl({"compact", std::to_string(revision)}).exit_code, 0);
+  ASSERT_EQ(etcd->Etcdctl({"defrag"}).exit_code, 0);
+  ASSERT_EQ(etcd->Etcdctl({"alarm", "disarm"}).exit_code, 0);
+  EXPECT_TRUE(
+      WaitFor([&] { return hb.Output().find("etcd accepts writes again") != std::string::npos; },
+              absl::Seconds(5)))
+      << hb.Output();
+  WatchAudit audit = WatchAudit::Of(etcd->WatchEvents(), kPrefix, "");
+  RecordFaultSummary("etcd NOSPACE alarm ~10 s, then disarmed (TTL 4 s)",
+                     etcd->Get(key).has_value() ? 0 : 1, audit);
+  EXPECT_EQ(audit.deletes, 0);
+  EXPECT_EQ(audit.lease_changes, 0);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(HeartbeatTlsE2E, TlsWithClientCertificatesAndPasswordFromAFile) {

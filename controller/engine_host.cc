@@ -20,6 +20,9 @@ void ProbeEtcd(etcd::EtcdClient& client, const std::string& where, size_t attemp
               {{"version", status->version}});
     } else if (attempts_left > 1 && status.status().code() == absl::StatusCode::kUnavailable) {
       ProbeEtcd(client, where, attempts_left - 1);
+    } else if (status.status().code() == absl::StatusCode::kUnauthenticated ||
+               status.status().code() == absl::StatusCode::kPermissionDenied) {
+      // Reachable, but this client is refused: the etcd client logged why, once.
     } else {
       LogError(absl::StrCat("etcd at ", where, " is not reachable yet; retrying in the background"),
                {{"error", status.status().message()}});

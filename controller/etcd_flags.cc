@@ -84,6 +84,7 @@ absl::StatusOr<etcd::ClientOptions> ToClientOptions(const EtcdFlags& flags) {
     if (colon != std::string::npos) {
       options.password = flags.user.substr(colon + 1);
     } else if (!flags.password_file.empty()) {
+      options.password_file = flags.password_file;
       std::ifstream in(flags.password_file);
       if (!in) {
         return absl::InvalidArgumentError(

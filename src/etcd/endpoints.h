@@ -31,6 +31,9 @@ struct ClientOptions {
   // etcd username/password authentication (Auth.Authenticate); empty username: none.
   std::string username;
   std::string password;
+  // Where the password came from, if a file: read again after a refused authentication,
+  // so that a rotated Secret is picked up without a restart.
+  std::string password_file;
   absl::Duration call_timeout = absl::Seconds(5);
   // A keep-alive stream that gets no answer at all for this long while requests wait for
   // one is stuck on a member that does not answer (frozen, cut from its peers): the client

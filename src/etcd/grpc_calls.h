@@ -1,10 +1,10 @@
 // UnaryCall: one asynchronous unary RPC on the transport's completion queue (internal).
 //
-// Run() picks the current connection, prepares the context (deadline, auth token), starts
-// the call and deletes itself after handing the result to `done` on a completion-queue
-// thread. A call refused for an expired auth token is retried once with a fresh token; a
-// call cancelled because the client failed over from its endpoint is retried once on the
-// next one.
+// Run() picks the current connection, waits for its auth token (asynchronously), prepares
+// the context (deadline, token), starts the call and deletes itself after handing the
+// result to `done` on a completion-queue thread. A call refused for an expired auth token is
+// retried once with a fresh token; a call cancelled because the client failed over from its
+// endpoint is retried once on the next one.
 #pragma once
 
 #include <functional>
@@ -49,18 +49,30 @@ class UnaryCall final : public Tag {
       Fail(grpc::Status(grpc::StatusCode::CANCELLED, "etcd client is shutting down"));
       return;
     }
-    for (int attempt = 0;; ++attempt) {
+    conn_ = transport_.Current();
+    transport_.WithToken(conn_, [this](absl::Status ready, const std::string& token) {
+      Launch(std::move(ready), token);
+    });
+  }
+
+  // The token is known (or authentication failed): sends the call.
+  void Launch(absl::Status ready, const std::string& token) {
+    if (!ready.ok()) {
+      transport_.OnResult(conn_, ToGrpc(ready));
+      transport_.EndOp();
+      Fail(ToGrpc(ready));
+      return;
+    }
+    ctx_ = std::make_unique<grpc::ClientContext>();
+    transport_.Prepare(ctx_.get(), token, /*deadline=*/true);
+    // Failed over from while the token was fetched: start again on the current connection.
+    if (!transport_.Track(*conn_, ctx_.get()) && !moved_) {
+      moved_ = true;
       conn_ = transport_.Current();
-      ctx_ = std::make_unique<grpc::ClientContext>();
-      absl::Status prepared = transport_.PrepareContext(*conn_, ctx_.get(), /*deadline=*/true);
-      if (!prepared.ok()) {
-        transport_.OnResult(conn_, ToGrpc(prepared));
-        transport_.EndOp();
-        Fail(ToGrpc(prepared));
-        return;
-      }
-      // Failed over from meanwhile: prepare on the new current connection instead.
-      if (transport_.Track(*conn_, ctx_.get()) || attempt == 1) break;
+      transport_.WithToken(conn_, [this](absl::Status again, const std::string& fresh) {
+        Launch(std::move(again), fresh);
+      });
+      return;
     }
     response_.Clear();
     reader_ = starter_(*conn_, ctx_.get(), transport_.cq());
@@ -78,6 +90,7 @@ class UnaryCall final : public Tag {
   Starter starter_;
   Done done_;
   bool retried_ = false;
+  bool moved_ = false;  // started again on the current connection once
   std::shared_ptr<Connection> conn_;
   std::unique_ptr<grpc::ClientContext> ctx_;
   std::unique_ptr<Reader> reader_;

@@ -90,7 +90,10 @@ absl::StatusOr<std::unique_ptr<GrpcTransport>> GrpcTransport::Create(const Clien
 }
 
 GrpcTransport::GrpcTransport(ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> creds)
-    : options_(std::move(options)), creds_(std::move(creds)) {
+    : options_(std::move(options)),
+      creds_(std::move(creds)),
+      password_(options_.password),
+      auth_jitter_(options_.jitter_seed != 0 ? options_.jitter_seed : Jitter::RandomSeed()) {
   int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Poll(); });
 }
@@ -182,43 +185,10 @@ std::shared_ptr<Connection> GrpcTransport::Current() {
   return ConnectionFor(current_);
 }
 
-absl::Status GrpcTransport::Authenticate(Connection& conn) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(GrpcDeadline(options_.call_timeout));
-  etcdserverpb::AuthenticateRequest request;
-  request.set_name(options_.username);
-  request.set_password(options_.password);
-  etcdserverpb::AuthenticateResponse response;
-  grpc::Status status = conn.auth->Authenticate(&ctx, request, &response);
-  if (!status.ok()) {
-    absl::Status result = FromGrpc(status);
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
-        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
-      LogError("etcd authentication failed", {{"endpoint", conn.endpoint},
-                                              {"user", options_.username},
-                                              {"error", status.error_message()}});
-      result = absl::UnauthenticatedError(absl::StrCat("etcd authentication as user \"",
-                                                       options_.username,
-                                                       "\" failed: ", status.error_message()));
-    }
-    return result;
-  }
-  conn.token = response.token();
-  LogDebug("authenticated to etcd", {{"endpoint", conn.endpoint}, {"user", options_.username}});
-  return absl::OkStatus();
-}
-
-absl::Status GrpcTransport::PrepareContext(Connection& conn, grpc::ClientContext* ctx,
-                                           bool deadline) {
+void GrpcTransport::Prepare(grpc::ClientContext* ctx, const std::string& token,
+                            bool deadline) const {
   if (deadline) ctx->set_deadline(GrpcDeadline(options_.call_timeout));
-  if (options_.username.empty()) return absl::OkStatus();
-  absl::MutexLock lock(&conn.auth_mu);
-  if (conn.token.empty()) {
-    absl::Status status = Authenticate(conn);
-    if (!status.ok()) return status;
-  }
-  ctx->AddMetadata("token", conn.token);
-  return absl::OkStatus();
+  if (!token.empty()) ctx->AddMetadata("token", token);
 }
 
 bool GrpcTransport::OnResult(const std::shared_ptr<Connection>& conn, const grpc::Status& status) {
@@ -239,8 +209,12 @@ bool GrpcTransport::OnResult(const std::shared_ptr<Connection>& conn, const grpc
   }
   if (IsAuthTokenError(status) && !options_.username.empty()) {
     absl::MutexLock lock(&conn->auth_mu);
-    conn->token.clear();
+    conn->token.clear();  // the next call authenticates again
     return true;
+  }
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+      status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+    return false;  // an answer, but no sign that the endpoint works for this client
   }
   absl::MutexLock lock(&mu_);
   failures_in_row_ = 0;

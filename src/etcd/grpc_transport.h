@@ -5,8 +5,10 @@
 //  - one connection (channel + stubs + auth token) per endpoint, created lazily; calls go
 //    to the current endpoint, and a call failing with UNAVAILABLE or DEADLINE_EXCEEDED, or a
 //    keep-alive stream that stalls, moves the client to the next one (fail-over);
-//  - username/password authentication: a token is fetched per connection before its first
-//    call and again when etcd says the token is invalid;
+//  - username/password authentication (grpc_auth.cc): a token per connection, fetched
+//    asynchronously by one Authenticate call at a time (callers wait for it, never block a
+//    thread); after a refusal calls fail at once until a capped, jittered backoff ends, the
+//    password file is read again, and the log has one line per change of state;
 //  - reachability state, logged once per change (never once per failed call);
 //  - accounting of operations in flight, so that Shutdown() can wait for every callback.
 //
@@ -28,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/jitter.h"
 #include "etcd/api/etcdserverpb/rpc.grpc.pb.h"
 #include "etcd/endpoints.h"
 
@@ -62,8 +65,16 @@ struct Connection {
   const std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance;
   const std::unique_ptr<etcdserverpb::Auth::Stub> auth;
 
-  absl::Mutex auth_mu;  // held while authenticating, so only one caller does it
+  // Authentication (grpc_auth.cc): the token, the Authenticate call in flight and who
+  // waits for it, and the backoff after a refusal.
+  absl::Mutex auth_mu;
   std::string token ABSL_GUARDED_BY(auth_mu);
+  bool authenticating ABSL_GUARDED_BY(auth_mu) = false;
+  std::vector<std::function<void(absl::Status, const std::string&)>> token_waiters
+      ABSL_GUARDED_BY(auth_mu);
+  int auth_failures ABSL_GUARDED_BY(auth_mu) = 0;
+  absl::Time auth_retry_at ABSL_GUARDED_BY(auth_mu) = absl::InfinitePast();  // monotonic
+  absl::Status auth_error ABSL_GUARDED_BY(auth_mu);
 
   // Unary calls in flight on this connection, cancelled when the client fails over away
   // from it (they would otherwise wait out their deadline on a member that does not answer).
@@ -94,9 +105,14 @@ class GrpcTransport {
   void EndOp();
 
   std::shared_ptr<Connection> Current();
-  // Fills in auth metadata (authenticating first if needed, which blocks) and, when
-  // `deadline` is set, the per-call deadline.
-  absl::Status PrepareContext(Connection& conn, grpc::ClientContext* ctx, bool deadline);
+  // Calls `ready` with the auth token to send on `conn` ("" without authentication), or why
+  // there is none: at once when the token is known (or authentication was refused and its
+  // backoff runs), else when the one Authenticate call in flight answers (on a
+  // completion-queue thread). Never blocks; `ready` runs without transport locks held.
+  using TokenReady = std::function<void(absl::Status, const std::string& token)>;
+  void WithToken(const std::shared_ptr<Connection>& conn, TokenReady ready);
+  // Adds the token's metadata and, when `deadline`, the per-call deadline to `ctx`.
+  void Prepare(grpc::ClientContext* ctx, const std::string& token, bool deadline) const;
   // Records the outcome of a call made on `conn`; returns true when the call failed on an
   // expired or missing auth token and is worth one retry (the token has been dropped).
   // UNAVAILABLE (no connection) and DEADLINE_EXCEEDED (connected, no answer in time) count
@@ -126,7 +142,15 @@ class GrpcTransport {
   // `conn` failed (`connected`: it accepted the call but did not answer): marks it down,
   // logs the change once and moves to the next endpoint.
   void Failed(const std::shared_ptr<Connection>& conn, const std::string& error, bool connected);
-  absl::Status Authenticate(Connection& conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(conn.auth_mu);
+  // grpc_auth.cc
+  void StartAuthenticate(const std::shared_ptr<Connection>& conn);
+  void OnAuthenticated(const std::shared_ptr<Connection>& conn, const grpc::Status& status,
+                       const std::string& token);
+  // Logs an authentication outcome once per change of state (or of the error).
+  void NoteAuthOutcome(const Connection& conn, const absl::Status& refused, absl::Duration retry);
+  // Reads the password file again; true when the password changed.
+  bool RereadPassword();
+  friend class AuthCall;
   void Poll();
 
   const ClientOptions options_;
@@ -145,6 +169,12 @@ class GrpcTransport {
   int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+
+  absl::Mutex auth_state_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::string password_ ABSL_GUARDED_BY(auth_state_mu_);
+  bool auth_refused_ ABSL_GUARDED_BY(auth_state_mu_) = false;  // last outcome was a refusal
+  std::string auth_refusal_ ABSL_GUARDED_BY(auth_state_mu_);   // its message
+  Jitter auth_jitter_ ABSL_GUARDED_BY(auth_state_mu_);
 };
 
 }  // namespace hb::etcd::internal

@@ -41,18 +41,34 @@ ReconnectingStream<Request, Response>::~ReconnectingStream() = default;
 
 template <typename Request, typename Response>
 void ReconnectingStream<Request, Response>::Connect() {
-  auto attempt = std::make_unique<Attempt>();
-  attempt->conn = transport_.Current();
-  absl::Status prepared = transport_.PrepareContext(*attempt->conn, &attempt->ctx, false);
-  Attempt* failed = nullptr;
+  std::shared_ptr<Connection> conn = transport_.Current();
   {
     absl::MutexLock lock(&mu_);
     if (Over()) return;
     state_ = State::kConnecting;
+    ++token_waits_;  // Close() waits for the token callback
+  }
+  transport_.WithToken(conn, [this, conn](absl::Status ready, const std::string& token) {
+    OpenAttempt(conn, std::move(ready), token);
+  });
+}
+
+template <typename Request, typename Response>
+void ReconnectingStream<Request, Response>::OpenAttempt(const std::shared_ptr<Connection>& conn,
+                                                        absl::Status ready,
+                                                        const std::string& token) {
+  auto attempt = std::make_unique<Attempt>();
+  attempt->conn = conn;
+  Attempt* failed = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    --token_waits_;
+    if (Over()) return;
     ReapRetired();
     if (attempt_ != nullptr) retired_.push_back(std::move(attempt_));
-    if (prepared.ok() && transport_.BeginOp()) {
+    if (ready.ok() && transport_.BeginOp()) {
       Attempt* a = attempt.get();
+      transport_.Prepare(&a->ctx, token, /*deadline=*/false);
       a->start_tag = std::make_unique<FnTag>([this, a](bool ok) { OnStarted(a, ok); });
       a->read_tag = std::make_unique<FnTag>([this, a](bool ok) { OnRead(a, ok); });
       a->write_tag = std::make_unique<FnTag>([this, a](bool ok) { OnWritten(a, ok); });
@@ -64,8 +80,8 @@ void ReconnectingStream<Request, Response>::Connect() {
       return;
     }
     attempt->finish_status =
-        prepared.ok() ? grpc::Status(grpc::StatusCode::CANCELLED, "etcd client is shutting down")
-                      : ToGrpc(prepared);
+        ready.ok() ? grpc::Status(grpc::StatusCode::CANCELLED, "etcd client is shutting down")
+                   : ToGrpc(ready);
     attempt->finished = true;  // nothing was queued for it
     attempt_ = std::move(attempt);
     failed = attempt_.get();
@@ -82,7 +98,9 @@ void ReconnectingStream<Request, Response>::ReapRetired() {
 
 template <typename Request, typename Response>
 bool ReconnectingStream<Request, Response>::Idle() const {
-  if (callbacks_running_ > 0 || alarm_pending_ || watchdog_pending_) return false;
+  if (callbacks_running_ > 0 || alarm_pending_ || watchdog_pending_ || token_waits_ > 0) {
+    return false;
+  }
   if (attempt_ != nullptr && attempt_->ops > 0) return false;
   for (const auto& a : retired_) {
     if (a->ops > 0) return false;

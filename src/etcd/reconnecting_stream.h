@@ -94,6 +94,9 @@ class ReconnectingStream {
  private:
   struct Attempt;
 
+  // The auth token for a new attempt on `conn` is ready (or authentication failed).
+  void OpenAttempt(const std::shared_ptr<Connection>& conn, absl::Status ready,
+                   const std::string& token) ABSL_LOCKS_EXCLUDED(mu_);
   void OnStarted(Attempt* a, bool ok);
   void OnRead(Attempt* a, bool ok);
   void OnWritten(Attempt* a, bool ok);
@@ -134,6 +137,7 @@ class ReconnectingStream {
   std::unique_ptr<FnTag> watchdog_tag_;
   bool watchdog_pending_ ABSL_GUARDED_BY(mu_) = false;
   int callbacks_running_ ABSL_GUARDED_BY(mu_) = 0;
+  int token_waits_ ABSL_GUARDED_BY(mu_) = 0;  // Connect()s waiting for an auth token
 };
 
 }  // namespace hb::etcd::internal

@@ -2,6 +2,8 @@
 // full database (NOSPACE), TLS with client certificates and password authentication.
 #include <signal.h>
 
+#include <regex>
+
 #include "e2e_fixture.h"
 #include "nlohmann/json.hpp"
 #include "support/watch_audit.h"
@@ -184,6 +186,60 @@ TEST(HeartbeatTlsE2E, TlsWithClientCertificatesAndPasswordFromAFile) {
   EXPECT_EQ(hb.Wait(absl::Seconds(10)), 0);
   EXPECT_FALSE(present());
   EXPECT_EQ(hb.Output().find("pw-from-file-42"), std::string::npos) << "a secret was logged";
+  // etcd's simple tokens look like "<16 letters>.<index>": none appears, even at debug level.
+  EXPECT_FALSE(std::regex_search(hb.Output(), std::regex("[A-Za-z]{16}\\.[0-9]+")))
+      << "a token was logged\n"
+      << hb.Output();
+  std::filesystem::remove_all(dir);
+}
+
+// A wrong password: one clear error, a bounded number of attempts and log lines, nothing
+// about reachability; the password file rotated to the right one: it recovers by itself.
+TEST(HeartbeatAuthE2E, AWrongPasswordIsReportedOnceAndARotatedPasswordFileRecovers) {
+  auto etcd = EtcdServer::Start();
+  ASSERT_NE(etcd, nullptr);
+  for (std::vector<std::string> step :
+       {std::vector<std::string>{"user", "add", "root:rootpw"},
+        {"role", "add", "heartbeat"},
+        {"role", "grant-permission", "heartbeat", "readwrite", "/chora/", "--prefix=true"},
+        {"user", "add", "hb:right-pw"},
+        {"user", "grant-role", "hb", "heartbeat"},
+        {"auth", "enable"}}) {
+    ASSERT_EQ(etcd->Etcdctl(step).exit_code, 0);
+  }
+  std::string dir = MakeTempDir("auth");
+  std::string password_file = dir + "/password";
+  std::ofstream(password_file) << "wrong-pw\n";
+  Process hb({BinaryPath(), "heartbeat", "--namespace", "auth.one", "--interval", "1", "--ttl", "5",
+              "--etcd-endpoints=" + etcd->endpoint(), "--etcd-user", "hb", "--etcd-password-file",
+              password_file},
+             dir + "/hb.log", {"LOG_LEVEL=debug"});
+  absl::SleepFor(absl::Seconds(8));  // refused throughout: what does the log say meanwhile?
+  std::string refused = hb.Output();
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t p = 0; (p = text.find(what, p)) != std::string::npos; ++p) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(refused, "ERROR - etcd authentication failed"), 1u) << refused;
+  EXPECT_EQ(count(refused, "not reachable"), 0u) << refused;
+  EXPECT_EQ(count(refused, "unreachable"), 0u) << refused;
+  // Attempts back off (1, 2, 4 s ...): at most 4 in 8 s, each one debug line at most.
+  EXPECT_LE(count(refused, "etcd authentication still refused"), 3u) << refused;
+  EXPECT_LT(count(refused, "ERROR"), 3u) << refused;
+  EXPECT_EQ(refused.find("wrong-pw"), std::string::npos) << "a secret was logged";
+
+  std::ofstream(password_file, std::ios::trunc) << "right-pw\n";  // the Secret rotates
+  auto present = [&] {
+    return etcd->Etcdctl({"--user=root:rootpw", "get", "/chora/capabilities/auth.one/health",
+                          "--print-value-only"})
+               .output.find("auth.one") != std::string::npos;
+  };
+  EXPECT_TRUE(WaitFor(present, absl::Seconds(20))) << hb.Output();
+  EXPECT_EQ(count(hb.Output(), "etcd authentication succeeded again"), 1u) << hb.Output();
+  EXPECT_EQ(hb.Output().find("right-pw"), std::string::npos) << "a secret was logged";
+  hb.Signal(SIGTERM);
+  EXPECT_EQ(hb.Wait(absl::Seconds(10)), 0);
   std::filesystem::remove_all(dir);
 }
 

@@ -62,7 +62,8 @@ class LeaderFaults : public ControllerE2E {
   bool AllWrittenBy(const std::string& writer, absl::Duration timeout) {
     return WaitFor(
         [&] {
-          WatchAudit audit = WatchAudit::Of(etcd_->WatchEvents(), "/chora/capabilities/", kFenceKey);
+          WatchAudit audit =
+              WatchAudit::Of(etcd_->WatchEvents(), "/chora/capabilities/", kFenceKey);
           for (int i = 0; i < kCapabilities; ++i) {
             if (audit.last_writer[Key(Id(i))] != writer) return false;
           }

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "controller_fixture.h"
+#include "support/watch_audit.h"
 
 namespace hb::testing {
 namespace {
@@ -23,7 +24,7 @@ spec:
 )";
 
 TEST_F(ControllerE2E, KillingTheLeaderAndRollingRestartsMakeNoKeyDisappear) {
-  etcd_->StartWatch("/chora/capabilities/");
+  etcd_->StartWatch("/chora/");  // the health keys and the leader fence key
   std::map<std::string, Replica> replicas;
   replicas["ha-a"] = StartReplica("ha-a");
   replicas["ha-b"] = StartReplica("ha-b");
@@ -92,9 +93,16 @@ TEST_F(ControllerE2E, KillingTheLeaderAndRollingRestartsMakeNoKeyDisappear) {
   ASSERT_TRUE(WaitFor([&] { return Count("chora.ha.two") > count + 2; }, absl::Seconds(10)));
   EXPECT_EQ(Phase("ha-two"), "Healthy");
 
-  // Throughout: no key was deleted, none expired.
+  // Throughout: no key was deleted, none expired, and every health write came from the
+  // replica holding the fence at that revision.
   std::string watch = etcd_->WatchLog();
   EXPECT_EQ(watch.find("DELETE"), std::string::npos) << watch;
+  WatchAudit audit = WatchAudit::Of(etcd_->WatchEvents(), "/chora/capabilities/",
+                                    "/chora/leader/default/heartbeat-operator");
+  RecordFaultSummary("leader SIGKILL, then a rolling restart of both replicas",
+                     (Present("chora.ha.one") ? 0 : 1) + (Present("chora.ha.two") ? 0 : 1), audit);
+  EXPECT_EQ(audit.foreign_writes, 0) << audit.first_foreign;
+  EXPECT_GE(audit.fence_holders.size(), 3u) << "each new leader took the fence";
   EXPECT_TRUE(Present("chora.ha.one"));
   EXPECT_TRUE(Present("chora.ha.two"));
 }

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "e2e_fixture.h"
+#include "support/fault_proxy.h"
 #include "nlohmann/json.hpp"
 #include "support/watch_audit.h"
 
@@ -241,6 +242,79 @@ TEST(HeartbeatAuthE2E, AWrongPasswordIsReportedOnceAndARotatedPasswordFileRecove
   hb.Signal(SIGTERM);
   EXPECT_EQ(hb.Wait(absl::Seconds(10)), 0);
   std::filesystem::remove_all(dir);
+}
+
+// The network between the operator and etcd misbehaves (a TCP proxy in between): added
+// latency, every connection reset mid-stream, and a blackhole shorter than the TTL.
+class EtcdThroughAProxy : public HeartbeatE2E {
+ protected:
+  void SetUp() override {
+    HeartbeatE2E::SetUp();
+    if (HasFatalFailure()) return;
+    proxy_ = FaultProxy::Start(etcd_->endpoint(), dir_);
+    ASSERT_NE(proxy_, nullptr);
+    etcd_->StartWatch(kPrefix);
+  }
+  Process& Start(int interval, int ttl) {
+    std::vector<std::string> argv = {BinaryPath(), "heartbeat", absl::StrCat("--interval=", interval),
+                                     absl::StrCat("--ttl=", ttl),
+                                     "--etcd-endpoints=" + proxy_->endpoint()};
+    for (int i = 0; i < 4; ++i) argv.push_back(absl::StrCat("--namespace=px.n", i));
+    processes_.push_back(std::make_unique<Process>(argv, dir_ + "/hb-proxy.log"));
+    Process& hb = *processes_.back();
+    EXPECT_TRUE(WaitFor([&] { return Count("px.n0") >= 1 && Count("px.n3") >= 1; },
+                        absl::Seconds(10)))
+        << hb.Output();
+    return hb;
+  }
+  // Every key beats twice more, then the audit row.
+  void ExpectNoKeyLost(const std::string& scenario, Process& hb) {
+    std::vector<int64_t> before;
+    for (int i = 0; i < 4; ++i) before.push_back(Count(absl::StrCat("px.n", i)));
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          for (int i = 0; i < 4; ++i) {
+            if (Count(absl::StrCat("px.n", i)) < before[static_cast<size_t>(i)] + 2) return false;
+          }
+          return true;
+        },
+        absl::Seconds(20)))
+        << hb.Output();
+    WatchAudit audit = WatchAudit::Of(etcd_->WatchEvents(), kPrefix, "");
+    int lost = 0;
+    for (int i = 0; i < 4; ++i) lost += Present(absl::StrCat("px.n", i)) ? 0 : 1;
+    RecordFaultSummary(scenario, lost, audit);
+    EXPECT_EQ(lost, 0);
+    EXPECT_EQ(audit.deletes, 0) << hb.Output();
+    EXPECT_EQ(audit.lease_changes, 0) << hb.Output();
+  }
+  std::unique_ptr<FaultProxy> proxy_;
+};
+
+TEST_F(EtcdThroughAProxy, AddedLatencyOf300msLosesNothing) {
+  Process& hb = Start(/*interval=*/1, /*ttl=*/5);
+  ASSERT_TRUE(proxy_->Latency(absl::Milliseconds(300)));
+  absl::SleepFor(absl::Seconds(6));  // longer than the TTL, every call 600 ms slower
+  ExpectNoKeyLost("etcd behind 300 ms of added latency each way (TTL 5 s)", hb);
+}
+
+TEST_F(EtcdThroughAProxy, ConnectionsResetMidStreamLoseNothing) {
+  Process& hb = Start(/*interval=*/1, /*ttl=*/5);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(proxy_->Reset());  // every open connection gets an RST
+    absl::SleepFor(absl::Seconds(1));
+  }
+  ExpectNoKeyLost("etcd connections reset mid-stream 3 times (TTL 5 s)", hb);
+}
+
+TEST_F(EtcdThroughAProxy, ABlackholeShorterThanTheTtlLosesNoKeyAndNoLease) {
+  Process& hb = Start(/*interval=*/2, /*ttl=*/20);
+  ASSERT_TRUE(proxy_->Blackhole());
+  absl::SleepFor(absl::Seconds(8));
+  std::string during = hb.Output();
+  ASSERT_TRUE(proxy_->Pass());
+  ExpectNoKeyLost("etcd blackholed 8 s (TTL 20 s)", hb);
+  EXPECT_NE(during.find("not answering"), std::string::npos) << during;
 }
 
 }  // namespace

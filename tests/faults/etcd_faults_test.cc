@@ -5,8 +5,8 @@
 #include <regex>
 
 #include "e2e_fixture.h"
-#include "support/fault_proxy.h"
 #include "nlohmann/json.hpp"
+#include "support/fault_proxy.h"
 #include "support/watch_audit.h"
 
 namespace hb::testing {
@@ -160,15 +160,7 @@ TEST(HeartbeatNoSpaceE2E, AFullEtcdIsReportedOnceKeepsTheKeysAndRecovers) {
 TEST(HeartbeatTlsE2E, TlsWithClientCertificatesAndPasswordFromAFile) {
   auto etcd = EtcdServer::Start(TlsEtcd());
   ASSERT_NE(etcd, nullptr);
-  for (std::vector<std::string> step :
-       {std::vector<std::string>{"user", "add", "root:rootpw"},
-        {"role", "add", "heartbeat"},
-        {"role", "grant-permission", "heartbeat", "readwrite", "/chora/", "--prefix=true"},
-        {"user", "add", "hb:pw-from-file-42"},
-        {"user", "grant-role", "hb", "heartbeat"},
-        {"auth", "enable"}}) {
-    ASSERT_EQ(etcd->Etcdctl(step).exit_code, 0);
-  }
+  ASSERT_EQ(etcd->EnableAuth("hb", "pw-from-file-42"), "");
   std::string dir = MakeTempDir("tls");
   std::string password_file = dir + "/password";
   std::ofstream(password_file) << "pw-from-file-42\n";
@@ -199,15 +191,7 @@ TEST(HeartbeatTlsE2E, TlsWithClientCertificatesAndPasswordFromAFile) {
 TEST(HeartbeatAuthE2E, AWrongPasswordIsReportedOnceAndARotatedPasswordFileRecovers) {
   auto etcd = EtcdServer::Start();
   ASSERT_NE(etcd, nullptr);
-  for (std::vector<std::string> step :
-       {std::vector<std::string>{"user", "add", "root:rootpw"},
-        {"role", "add", "heartbeat"},
-        {"role", "grant-permission", "heartbeat", "readwrite", "/chora/", "--prefix=true"},
-        {"user", "add", "hb:right-pw"},
-        {"user", "grant-role", "hb", "heartbeat"},
-        {"auth", "enable"}}) {
-    ASSERT_EQ(etcd->Etcdctl(step).exit_code, 0);
-  }
+  ASSERT_EQ(etcd->EnableAuth("hb", "right-pw"), "");
   std::string dir = MakeTempDir("auth");
   std::string password_file = dir + "/password";
   std::ofstream(password_file) << "wrong-pw\n";
@@ -256,14 +240,14 @@ class EtcdThroughAProxy : public HeartbeatE2E {
     etcd_->StartWatch(kPrefix);
   }
   Process& Start(int interval, int ttl) {
-    std::vector<std::string> argv = {BinaryPath(), "heartbeat", absl::StrCat("--interval=", interval),
-                                     absl::StrCat("--ttl=", ttl),
-                                     "--etcd-endpoints=" + proxy_->endpoint()};
+    std::vector<std::string> argv = {
+        BinaryPath(), "heartbeat", absl::StrCat("--interval=", interval),
+        absl::StrCat("--ttl=", ttl), "--etcd-endpoints=" + proxy_->endpoint()};
     for (int i = 0; i < 4; ++i) argv.push_back(absl::StrCat("--namespace=px.n", i));
     processes_.push_back(std::make_unique<Process>(argv, dir_ + "/hb-proxy.log"));
     Process& hb = *processes_.back();
-    EXPECT_TRUE(WaitFor([&] { return Count("px.n0") >= 1 && Count("px.n3") >= 1; },
-                        absl::Seconds(10)))
+    EXPECT_TRUE(
+        WaitFor([&] { return Count("px.n0") >= 1 && Count("px.n3") >= 1; }, absl::Seconds(10)))
         << hb.Output();
     return hb;
   }

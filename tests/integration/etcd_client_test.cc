@@ -197,16 +197,7 @@ TEST(EtcdClientIntegrationTest, AnOutageIsLoggedOncePerStateChange) {
 TEST(EtcdClientIntegrationTest, TlsClientCertificatesAndPasswordAuth) {
   auto server = EtcdServer::Start(hb::testing::TlsEtcd());
   ASSERT_NE(server, nullptr);
-  for (std::vector<std::string> step :
-       {std::vector<std::string>{"user", "add", "root:rootpw"},
-        {"role", "add", "heartbeat"},
-        {"role", "grant-permission", "heartbeat", "readwrite", "/chora/", "--prefix=true"},
-        {"user", "add", "hb:s3cret-pw"},
-        {"user", "grant-role", "hb", "heartbeat"},
-        {"auth", "enable"}}) {
-    auto r = server->Etcdctl(step);
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
+  ASSERT_EQ(server->EnableAuth("hb", "s3cret-pw"), "");
   ClientOptions options;
   options.ca_file = server->tls().ca;
   options.cert_file = server->tls().client_cert;

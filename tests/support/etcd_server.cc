@@ -142,6 +142,20 @@ CommandResult EtcdServer::Etcdctl(std::vector<std::string> args) {
   return RunCommand(argv, absl::Seconds(15), {"ETCDCTL_API=3"});
 }
 
+std::string EtcdServer::EnableAuth(const std::string& user, const std::string& password) {
+  for (std::vector<std::string> step :
+       {std::vector<std::string>{"user", "add", "root:rootpw"},
+        {"role", "add", "heartbeat"},
+        {"role", "grant-permission", "heartbeat", "readwrite", "/chora/", "--prefix=true"},
+        {"user", "add", user + ":" + password},
+        {"user", "grant-role", user, "heartbeat"},
+        {"auth", "enable"}}) {
+    CommandResult r = Etcdctl(step);
+    if (r.exit_code != 0) return r.output.empty() ? "etcdctl failed" : r.output;
+  }
+  return "";
+}
+
 std::optional<std::string> EtcdServer::Get(const std::string& key) {
   CommandResult r = Etcdctl({"get", key, "--print-value-only"});
   if (r.exit_code != 0 || r.output.empty()) return std::nullopt;

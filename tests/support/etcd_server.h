@@ -61,6 +61,11 @@ class EtcdServer {
   const std::string& name() const { return options_.name; }
   std::string peer_url() const;
 
+  // Turns authentication on: a root user (password "rootpw"), and `user` with `password`
+  // in a role with read-write on /chora/ only. The empty string when it worked, else
+  // what etcdctl said.
+  std::string EnableAuth(const std::string& user, const std::string& password);
+
   // Runs etcdctl (API v3) against this server; `extra` flags are appended.
   CommandResult Etcdctl(std::vector<std::string> args);
   // Value of `key`, or nullopt when absent.

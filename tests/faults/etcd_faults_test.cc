@@ -2,7 +2,6 @@
 // full database (NOSPACE), TLS with client certificates and password authentication.
 #include <signal.h>
 
-
 #include "absl/strings/ascii.h"
 #include "e2e_fixture.h"
 #include "nlohmann/json.hpp"
@@ -13,6 +12,20 @@ namespace hb::testing {
 namespace {
 
 constexpr char kPrefix[] = "/chora/capabilities/";
+
+// How many times `what` occurs in `text`.
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = 0; (p = text.find(what, p)) != std::string::npos; ++p) ++n;
+  return n;
+}
+
+// Whether the health key of `id` holds a value naming it, read as etcd's root user (auth on).
+bool PresentAsRoot(EtcdServer& etcd, const std::string& id) {
+  return etcd.Etcdctl({"--user=root:rootpw", "get", "/chora/capabilities/" + id + "/health",
+                       "--print-value-only"})
+             .output.find(id) != std::string::npos;
+}
 
 // Whether `text` holds something shaped like an etcd simple token: 16 letters, '.', digits.
 bool LooksLikeAToken(const std::string& text) {
@@ -93,11 +106,9 @@ TEST_F(HeartbeatE2E, KeysSurviveAnEtcdOutageLongerThanTheTtlOnceEtcdReturns) {
   EXPECT_TRUE(WaitFor([&] { return Count("long.out") > count + 1; }, absl::Seconds(5)))
       << hb.Output();
   std::string log = hb.Output();
-  size_t unreachable = 0;
-  for (size_t p = 0; (p = log.find("unreachable at every endpoint", p)) != std::string::npos; ++p) {
-    ++unreachable;
-  }
-  EXPECT_EQ(unreachable, 1u) << "one line per state change, not a flood\n" << log;
+  EXPECT_EQ(Occurrences(log, "unreachable at every endpoint"), 1u)
+      << "one line per state change, not a flood\n"
+      << log;
   WatchAudit audit = WatchAudit::Of(etcd_->WatchEvents(), kPrefix, "");
   RecordFaultSummary("etcd down 5 s, longer than the TTL (TTL 3 s)", Present("long.out") ? 0 : 1,
                      audit);
@@ -146,11 +157,8 @@ TEST(HeartbeatNoSpaceE2E, AFullEtcdIsReportedOnceKeepsTheKeysAndRecovers) {
   EXPECT_TRUE(etcd->Get(key).has_value());
   EXPECT_EQ(etcd->Meta(key).lease, lease);
   std::string during = hb.Output();
-  size_t reports = 0;
-  for (size_t p = 0; (p = during.find("etcd is out of space", p)) != std::string::npos; ++p) {
-    ++reports;
-  }
-  EXPECT_EQ(reports, 1u) << "one line per state change\n" << during;
+  EXPECT_EQ(Occurrences(during, "etcd is out of space"), 1u) << "one line per state change\n"
+                                                             << during;
   EXPECT_EQ(during.find("too many requests"), std::string::npos);
 
   // The operator frees space: delete, compact, defragment, disarm.
@@ -186,20 +194,14 @@ TEST(HeartbeatTlsE2E, TlsWithClientCertificatesAndPasswordFromAFile) {
               "--etcd-cert", etcd->tls().client_cert, "--etcd-key", etcd->tls().client_key,
               "--etcd-user", "hb", "--etcd-password-file", password_file},
              dir + "/hb.log", {"LOG_LEVEL=debug"});
-  auto present = [&] {
-    return etcd->Etcdctl({"--user=root:rootpw", "get", "/chora/capabilities/tls.one/health",
-                          "--print-value-only"})
-               .output.find("tls.one") != std::string::npos;
-  };
+  auto present = [&] { return PresentAsRoot(*etcd, "tls.one"); };
   EXPECT_TRUE(WaitFor(present, absl::Seconds(3))) << hb.Output();
   hb.Signal(SIGTERM);
   EXPECT_EQ(hb.Wait(absl::Seconds(10)), 0);
   EXPECT_FALSE(present());
   EXPECT_EQ(hb.Output().find("pw-from-file-42"), std::string::npos) << "a secret was logged";
   // etcd's simple tokens look like "<16 letters>.<index>": none appears, even at debug level.
-  EXPECT_FALSE(LooksLikeAToken(hb.Output()))
-      << "a token was logged\n"
-      << hb.Output();
+  EXPECT_FALSE(LooksLikeAToken(hb.Output())) << "a token was logged\n" << hb.Output();
   std::filesystem::remove_all(dir);
 }
 
@@ -218,27 +220,18 @@ TEST(HeartbeatAuthE2E, AWrongPasswordIsReportedOnceAndARotatedPasswordFileRecove
              dir + "/hb.log", {"LOG_LEVEL=debug"});
   absl::SleepFor(absl::Seconds(8));  // refused throughout: what does the log say meanwhile?
   std::string refused = hb.Output();
-  auto count = [](const std::string& text, const std::string& what) {
-    size_t n = 0;
-    for (size_t p = 0; (p = text.find(what, p)) != std::string::npos; ++p) ++n;
-    return n;
-  };
-  EXPECT_EQ(count(refused, "ERROR - etcd authentication failed"), 1u) << refused;
-  EXPECT_EQ(count(refused, "not reachable"), 0u) << refused;
-  EXPECT_EQ(count(refused, "unreachable"), 0u) << refused;
+  EXPECT_EQ(Occurrences(refused, "ERROR - etcd authentication failed"), 1u) << refused;
+  EXPECT_EQ(Occurrences(refused, "not reachable"), 0u) << refused;
+  EXPECT_EQ(Occurrences(refused, "unreachable"), 0u) << refused;
   // Attempts back off (1, 2, 4 s ...): at most 4 in 8 s, each one debug line at most.
-  EXPECT_LE(count(refused, "etcd authentication still refused"), 3u) << refused;
-  EXPECT_LT(count(refused, "ERROR"), 3u) << refused;
+  EXPECT_LE(Occurrences(refused, "etcd authentication still refused"), 3u) << refused;
+  EXPECT_LT(Occurrences(refused, "ERROR"), 3u) << refused;
   EXPECT_EQ(refused.find("wrong-pw"), std::string::npos) << "a secret was logged";
 
   std::ofstream(password_file, std::ios::trunc) << "right-pw\n";  // the Secret rotates
-  auto present = [&] {
-    return etcd->Etcdctl({"--user=root:rootpw", "get", "/chora/capabilities/auth.one/health",
-                          "--print-value-only"})
-               .output.find("auth.one") != std::string::npos;
-  };
+  auto present = [&] { return PresentAsRoot(*etcd, "auth.one"); };
   EXPECT_TRUE(WaitFor(present, absl::Seconds(20))) << hb.Output();
-  EXPECT_EQ(count(hb.Output(), "etcd authentication succeeded again"), 1u) << hb.Output();
+  EXPECT_EQ(Occurrences(hb.Output(), "etcd authentication succeeded again"), 1u) << hb.Output();
   EXPECT_EQ(hb.Output().find("right-pw"), std::string::npos) << "a secret was logged";
   hb.Signal(SIGTERM);
   EXPECT_EQ(hb.Wait(absl::Seconds(10)), 0);

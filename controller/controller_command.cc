@@ -16,6 +16,7 @@
 #include "kube/config.h"
 #include "kube/rest_client.h"
 #include "metrics/servers.h"
+#include "operator/endpoint_slices.h"
 #include "signals.h"
 
 namespace hb::cli {
@@ -190,7 +191,10 @@ int RunController(const ControllerFlags& flags) {
 
   BlockTerminationSignals();  // before any thread starts
   std::string instance = flags.instance.empty() ? DefaultInstance() : flags.instance;
-  auto host = EngineHost::Create(*etcd_options, flags.engine, {flags.leader_elect, instance});
+  // serviceRef checks: the EndpointSlices of the watched namespaces (outlives the host).
+  op::EndpointSliceProber endpoint_slices(**kube_client, RealClock::Get(), flags.watch_namespaces);
+  auto host = EngineHost::Create(*etcd_options, flags.engine,
+                                 {flags.leader_elect, instance, &endpoint_slices});
   if (!host.ok()) {
     LogError("Cannot set up the etcd client", {{"error", host.status().message()}});
     return 1;

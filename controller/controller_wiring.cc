@@ -21,6 +21,7 @@ op::OperatorOptions OperatorOptionsFrom(const ControllerFlags& flags, const std:
   options.defaults = {flags.engine.interval, flags.engine.ttl};
   options.reconciler.key_prefix = flags.engine.key_prefix;
   options.reconciler.status_sync_period = absl::Seconds(flags.status_sync_period);
+  options.reconciler.health_checks = flags.engine.health_checks;
   options.reconciler.etcd_timeout = etcd_timeout;
   options.instance = instance;
   return options;
@@ -109,6 +110,7 @@ ControllerServers StartServers(const ControllerFlags& flags, EngineHost& host,
   if (flags.metrics_bind != "0") {
     metrics::MetricsSources sources;
     sources.engine = &host.engine();
+    sources.checker = &host.checker();
     sources.controller = &controller;
     if (leader::LeaderElector* elector = election.elector()) {
       sources.is_leader = [elector] { return elector->IsLeader(); };

@@ -62,6 +62,19 @@ void AddEngineFlags(CLI::App& command, EngineFlags& flags) {
   command.add_option("--log-format", flags.log_format, "text (the original format) or json")
       ->capture_default_str()
       ->envname("LOG_FORMAT");
+  command
+      .add_option("--health-checks", flags.health_checks,
+                  "Probe each capability's service where a target is known (HTTP, TCP, gRPC, "
+                  "EndpointSlices) and write the verdict into its key; false: every key says "
+                  "\"check\":\"none\"")
+      ->capture_default_str()
+      ->group("Health checks");
+  command
+      .add_option("--check-concurrency", flags.check_concurrency,
+                  "Health check probes in flight at once; due probes beyond it wait their turn")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000))
+      ->group("Health checks");
 }
 
 std::string CheckTiming(const EngineFlags& flags) {

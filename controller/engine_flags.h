@@ -1,5 +1,6 @@
 // Command-line options of the heartbeat engine, shared by `heartbeat` and `controller`:
-// default timing, write mode, key prefix, adoption, load shaping, shutdown, logging.
+// default timing, write mode, key prefix, adoption, load shaping, shutdown, logging, health
+// checks.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,9 @@ struct EngineFlags {
   int64_t batch_window_ms = 100;
   int64_t stats_interval = 0;
   std::string log_format = "text";
+  // Health checks (check/checker.h).
+  bool health_checks = true;
+  int check_concurrency = 256;
 };
 
 void AddEngineFlags(CLI::App& command, EngineFlags& flags);

@@ -49,20 +49,38 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
   }
   heartbeat::EngineOptions engine_options = ToEngineOptions(flags, etcd.call_timeout);
   engine_options.writer = options.writer;
+  host->checker_ = std::make_unique<check::Checker>(
+      RealClock::Get(), check::CheckerOptions{flags.check_concurrency, 0});
+  if (flags.health_checks) {
+    host->curl_ = std::make_unique<check::CurlProber>();
+    host->grpc_ = std::make_unique<check::GrpcProber>();
+    host->checker_->SetProber(check::CheckKind::kHttp, host->curl_.get());
+    host->checker_->SetProber(check::CheckKind::kTcp, host->curl_.get());
+    host->checker_->SetProber(check::CheckKind::kGrpc, host->grpc_.get());
+    if (options.service_ref_prober != nullptr) {
+      host->checker_->SetProber(check::CheckKind::kServiceRef, options.service_ref_prober);
+    }
+  }
+  engine_options.checker = host->checker_.get();
   host->engine_ =
       std::make_unique<heartbeat::HeartbeatEngine>(*writes, RealClock::Get(), engine_options);
   host->runner_ = std::make_unique<heartbeat::EngineRunner>(
       *host->engine_, RealClock::Get(), absl::Milliseconds(flags.batch_window_ms));
+  host->checker_->Start();
   host->started_ = RealClock::Get().Now();
   return host;
 }
 
 EngineHost::~EngineHost() {
+  if (checker_) checker_->Stop();  // no more probes, no more reports into the engine
+  curl_.reset();                   // abandon the probes in flight
+  grpc_.reset();
   if (runner_) runner_->Stop();  // no more calls into the client
   client_.reset();  // delivers its last answers to the engine, whose wake hook (the runner's) lives
   fence_.reset();   // after the client: its answers pass through the fence
   runner_.reset();
   engine_.reset();
+  checker_.reset();
 }
 
 int EngineHost::WaitForSignal(const std::function<bool()>& stop) {
@@ -102,7 +120,14 @@ void EngineHost::Shutdown(int signal, bool revoke, const char* title) {
 
 void EngineHost::LogStatistics(const char* title, int64_t capabilities) const {
   const heartbeat::EngineStats& s = engine_->stats();
+  uint64_t passed = 0, failed = 0;
+  for (int k = 0; k < check::kCheckKinds; ++k) {
+    passed += checker_->stats().passed[k].load();
+    failed += checker_->stats().failed[k].load();
+  }
   LogInfo(title, {{"capabilities", capabilities},
+                  {"checks_passed", passed},
+                  {"checks_failed", failed},
                   {"heartbeats_sent", s.beats_ok.load()},
                   {"heartbeats_failed", s.beats_failed.load()},
                   {"heartbeats_throttled", s.beats_throttled.load()},

@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "check/checker.h"
+#include "check/curl_prober.h"
+#include "check/grpc_prober.h"
 #include "engine_flags.h"
 #include "etcd/endpoints.h"
 #include "etcd/etcd_client.h"
@@ -25,6 +28,8 @@ struct HostOptions {
   // taken (leader election); otherwise straight to etcd.
   bool fenced = false;
   std::string writer;  // names this process in every health value ("writer")
+  // Answers kServiceRef checks (controller mode: EndpointSlices); null: none.
+  check::Prober* service_ref_prober = nullptr;
 };
 
 class EngineHost {
@@ -36,6 +41,8 @@ class EngineHost {
   ~EngineHost();
 
   heartbeat::HeartbeatEngine& engine() { return *engine_; }
+  // Runs the capabilities' health checks (with --health-checks; else it checks nothing).
+  check::Checker& checker() { return *checker_; }
   etcd::EtcdClient& etcd() { return *client_; }
   // The fence of the engine's writes; null unless HostOptions::fenced.
   etcd::FencedEtcdClient* fence() { return fence_.get(); }
@@ -58,6 +65,11 @@ class EngineHost {
   absl::Time started_;
   std::unique_ptr<etcd::GrpcEtcdClient> client_;
   std::unique_ptr<etcd::FencedEtcdClient> fence_;  // between client_ and engine_ when fenced
+  // Torn down before the engine: the checker's thread, then the probers (abandoning their
+  // probes), then the checker.
+  std::unique_ptr<check::Checker> checker_;
+  std::unique_ptr<check::CurlProber> curl_;
+  std::unique_ptr<check::GrpcProber> grpc_;
   std::unique_ptr<heartbeat::HeartbeatEngine> engine_;
   std::unique_ptr<heartbeat::EngineRunner> runner_;
 };

@@ -30,7 +30,11 @@ std::vector<CapabilitySpec> CollectCapabilities(const HeartbeatFlags& flags) {
   std::map<std::string, std::string> seen;  // identifier -> where it was declared
   for (const std::string& id : flags.namespaces) {
     if (!seen.emplace(id, "--namespace").second) continue;
-    specs.push_back(CapabilitySpec{id, absl::Seconds(flags.engine.interval), flags.engine.ttl, ""});
+    CapabilitySpec spec{id, absl::Seconds(flags.engine.interval), flags.engine.ttl, "", {}};
+    spec.check = check::NoCheck(flags.engine.health_checks
+                                    ? "declared by --namespace, which names no target to probe"
+                                    : "health checks are turned off");
+    specs.push_back(std::move(spec));
   }
   if (!flags.auto_discover) return specs;
   auto contents = manifest::ReadManifestDirectory(flags.capabilities_dir);
@@ -40,7 +44,8 @@ std::vector<CapabilitySpec> CollectCapabilities(const HeartbeatFlags& flags) {
   }
   for (const std::string& error : contents->errors) LogError(absl::StrCat("Skipping ", error));
   manifest::Catalog catalog =
-      manifest::BuildCatalog(contents->documents, {flags.engine.interval, flags.engine.ttl});
+      manifest::BuildCatalog(contents->documents, {flags.engine.interval, flags.engine.ttl},
+                             manifest::CheckDefaults{flags.engine.health_checks, flags.check_host});
   for (const std::string& error : catalog.errors) LogError(absl::StrCat("Skipping ", error));
   for (const std::string& note : catalog.notes) LogWarning(note);
   for (const auto& service : catalog.services) {
@@ -50,12 +55,21 @@ std::vector<CapabilitySpec> CollectCapabilities(const HeartbeatFlags& flags) {
                               "; already given by ", it->second));
       continue;
     }
-    LogInfo(absl::StrCat("Discovered Service-type: ", id),
-            {{"source", service.manifest.source},
-             {"interval", service.timing.interval_seconds},
-             {"ttl", service.timing.ttl_seconds}});
-    specs.push_back(CapabilitySpec{id, absl::Seconds(service.timing.interval_seconds),
-                                   service.timing.ttl_seconds, service.manifest.source});
+    const check::CheckSpec& check = service.check;
+    LogInfo(
+        absl::StrCat("Discovered Service-type: ", id),
+        {{"source", service.manifest.source},
+         {"interval", service.timing.interval_seconds},
+         {"ttl", service.timing.ttl_seconds},
+         {"check", check::CheckKindName(check.kind)},
+         {check.Active() ? "target" : "why", check.Active() ? check.Target() : check.none_reason}});
+    CapabilitySpec spec{id,
+                        absl::Seconds(service.timing.interval_seconds),
+                        service.timing.ttl_seconds,
+                        service.manifest.source,
+                        {}};
+    spec.check = check;
+    specs.push_back(std::move(spec));
   }
   LogInfo(absl::StrCat("Found ", catalog.services.size(), " Service-type capability/ies"),
           {{"directory", flags.capabilities_dir},
@@ -109,6 +123,11 @@ CLI::App* AddHeartbeatCommand(CLI::App& app, HeartbeatFlags& flags) {
                 "On SIGINT/SIGTERM leave the leases and keys in place (they expire after their "
                 "TTL unless a new process adopts them) instead of revoking them");
   AddEngineFlags(*cmd, flags.engine);
+  cmd->add_option("--check-host", flags.check_host,
+                  "Address probed for a manifest whose rest interface binds 0.0.0.0 (the "
+                  "service's own address)")
+      ->capture_default_str()
+      ->group("Health checks");
   AddEtcdFlags(*cmd, flags.etcd);
   return cmd;
 }

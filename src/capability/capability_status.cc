@@ -43,9 +43,51 @@ std::string Message(const StatusInputs& in, Phase phase) {
     default:
       break;
   }
+  const check::CheckReport* check =
+      in.heartbeat && in.heartbeat->check ? &*in.heartbeat->check : nullptr;
+  if (phase == Phase::kUnhealthy) {
+    return absl::StrCat(check::CheckKindName(check->kind), " check failing: ", check->reason,
+                        "; the key says unhealthy, its lease is kept");
+  }
   if (in.heartbeat && !in.heartbeat->message.empty()) return in.heartbeat->message;
   if (phase == Phase::kPending) return "waiting for the first heartbeat";
-  return absl::StrCat("lease held; the health key is renewed every ", d.interval_seconds, "s");
+  std::string held =
+      absl::StrCat("lease held; the health key is renewed every ", d.interval_seconds, "s");
+  if (check != nullptr && check->kind == check::CheckKind::kNone) {
+    return absl::StrCat(held, "; nothing checks the service (", check->reason, ")");
+  }
+  if (check != nullptr && check->status == check::CheckStatus::kPending) {
+    return absl::StrCat(held, "; waiting for the first ", check::CheckKindName(check->kind),
+                        " check");
+  }
+  return held;
+}
+
+// The Checked condition: True while a probe verifies the service and passes.
+Condition CheckedCondition(const check::CheckReport* r, int64_t generation,
+                           const CapabilityStatus& current, absl::Time now) {
+  if (r == nullptr) {
+    return MakeCondition("Checked", false, "NotRunning", "no health check runs", generation,
+                         current, now);
+  }
+  if (r->kind == check::CheckKind::kNone) {
+    return MakeCondition("Checked", false, "NoCheck",
+                         absl::StrCat("nothing verifies the service: ", r->reason), generation,
+                         current, now);
+  }
+  const char* kind = check::CheckKindName(r->kind);
+  switch (r->status) {
+    case check::CheckStatus::kPending:
+      return MakeCondition("Checked", false, "Pending", absl::StrCat(kind, " check not run yet"),
+                           generation, current, now);
+    case check::CheckStatus::kPassing:
+      return MakeCondition("Checked", true, "Passing", absl::StrCat(kind, " check passes"),
+                           generation, current, now);
+    case check::CheckStatus::kFailing:
+      break;
+  }
+  return MakeCondition("Checked", false, "Failing", absl::StrCat(kind, " check fails: ", r->reason),
+                       generation, current, now);
 }
 
 auto Fields(const Condition& c) {
@@ -56,7 +98,8 @@ auto Fields(const Condition& c) {
 auto Fields(const CapabilityStatus& s) {
   return std::tie(s.phase, s.message, s.identifier, s.observed_generation, s.source, s.etcd_key,
                   s.ttl_seconds, s.interval_seconds, s.lease_id, s.heartbeat_count,
-                  s.last_heartbeat_time, s.conditions);
+                  s.last_heartbeat_time, s.check, s.check_since, s.flapping, s.last_check_time,
+                  s.last_check_result, s.consecutive_failures, s.conditions);
 }
 
 }  // namespace
@@ -94,6 +137,14 @@ CapabilityStatus ParseStatus(const nlohmann::json& status) {
     s.heartbeat_count = static_cast<uint64_t>(*count);
   }
   s.last_heartbeat_time = StringField(status, "lastHeartbeatTime");
+  s.check = StringField(status, "check");
+  s.check_since = StringField(status, "checkSince");
+  if (const nlohmann::json* f = Field(status, "flapping"); f != nullptr && f->is_boolean()) {
+    s.flapping = f->get<bool>();
+  }
+  s.last_check_time = StringField(status, "lastCheckTime");
+  s.last_check_result = StringField(status, "lastCheckResult");
+  s.consecutive_failures = IntField(status, "consecutiveFailures");
   if (const nlohmann::json* conditions = Field(status, "conditions");
       conditions != nullptr && conditions->is_array()) {
     for (const nlohmann::json& c : *conditions) {
@@ -119,6 +170,12 @@ nlohmann::json RenderStatus(const CapabilityStatus& s) {
   if (!s.lease_id.empty()) j["leaseID"] = s.lease_id;
   if (s.heartbeat_count) j["heartbeatCount"] = *s.heartbeat_count;
   if (!s.last_heartbeat_time.empty()) j["lastHeartbeatTime"] = s.last_heartbeat_time;
+  if (!s.check.empty()) j["check"] = s.check;
+  if (!s.check_since.empty()) j["checkSince"] = s.check_since;
+  if (!s.check.empty() && s.check != "none") j["flapping"] = s.flapping;
+  if (!s.last_check_time.empty()) j["lastCheckTime"] = s.last_check_time;
+  if (!s.last_check_result.empty()) j["lastCheckResult"] = s.last_check_result;
+  if (s.consecutive_failures) j["consecutiveFailures"] = *s.consecutive_failures;
   nlohmann::json conditions = nlohmann::json::array();
   for (const Condition& c : s.conditions) {
     conditions.push_back({{"type", c.type},
@@ -140,6 +197,12 @@ Phase PhaseOf(const StatusInputs& in) {
   if (!d.service) return Phase::kNotApplicable;
   if (d.paused) return Phase::kPaused;
   if (!in.heartbeat) return Phase::kPending;
+  // The operator's side first (etcd unreachable, lease lost): then it is not the service.
+  const auto& check = in.heartbeat->check;
+  if (in.heartbeat->phase == Phase::kHealthy && check &&
+      check->status == check::CheckStatus::kFailing) {
+    return Phase::kUnhealthy;
+  }
   return in.heartbeat->phase;
 }
 
@@ -170,6 +233,25 @@ CapabilityStatus DesiredStatus(const StatusInputs& in, const CapabilityStatus& c
       lease_held ? absl::StrCat("lease ", s.lease_id, " held with TTL ", d.ttl_seconds, "s")
                  : "no etcd lease is held for this declaration",
       in.generation, current, in.now));
+  const check::CheckReport* check =
+      running && in.heartbeat && in.heartbeat->check ? &*in.heartbeat->check : nullptr;
+  if (check != nullptr) {
+    s.check = check::CheckKindName(check->kind);
+    if (check->since != absl::InfinitePast()) s.check_since = KubeTime(check->since);
+    s.flapping = check->flapping;
+    if (check->last_check != absl::InfinitePast()) s.last_check_time = KubeTime(check->last_check);
+    s.last_check_result = check->kind == check::CheckKind::kNone ? "none" : check->last_result;
+    if (check->kind != check::CheckKind::kNone)
+      s.consecutive_failures = check->consecutive_failures;
+  }
+  s.conditions.push_back(CheckedCondition(check, in.generation, current, in.now));
+  if (check != nullptr && check->kind != check::CheckKind::kNone) {
+    s.conditions.push_back(MakeCondition(
+        "Flapping", check->flapping, check->flapping ? "Flapping" : "Stable",
+        check->flapping ? "the check keeps changing state; Events are held back until it is stable"
+                        : "the check's state is stable",
+        in.generation, current, in.now));
+  }
   return s;
 }
 
@@ -178,6 +260,9 @@ bool IsTransition(const CapabilityStatus& current, const CapabilityStatus& desir
   for (CapabilityStatus* s : {&a, &b}) {
     s->heartbeat_count.reset();
     s->last_heartbeat_time.clear();
+    s->last_check_time.clear();
+    s->last_check_result.clear();
+    s->consecutive_failures.reset();
   }
   return a != b;
 }

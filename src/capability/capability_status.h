@@ -1,13 +1,16 @@
 // The status heartbeat-operator writes on a Capability (see crds/capabilities.chora.dev.yaml),
-// as a typed struct: phase, message, conditions Ready and LeaseHeld (with reason, message,
-// observedGeneration and lastTransitionTime), observedGeneration, identifier, leaseID,
-// etcdKey, heartbeatCount, lastHeartbeatTime, ttlSeconds, intervalSeconds and source.
+// as a typed struct: phase, message, conditions Ready, LeaseHeld, Checked and Flapping (with
+// reason, message, observedGeneration and lastTransitionTime), observedGeneration,
+// identifier, leaseID, etcdKey, heartbeatCount, lastHeartbeatTime, ttlSeconds,
+// intervalSeconds, source, and the health check's check, checkSince, flapping,
+// lastCheckTime, lastCheckResult and consecutiveFailures.
 // JSON appears only at the edges: ParseStatus() reads what an object carries, RenderStatus()
 // writes the patch.
 //
 // Writes are split in two kinds: a transition (any field but the counters changed) is
-// written at once; counters alone (heartbeatCount, lastHeartbeatTime) at most once per
-// status-sync period, so that large fleets do not flood the API server. Pure functions.
+// written at once; counters alone (heartbeatCount, lastHeartbeatTime, lastCheckTime,
+// lastCheckResult, consecutiveFailures) at most once per status-sync period, so that large
+// fleets do not flood the API server. Pure functions.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,7 @@
 
 #include "absl/time/time.h"
 #include "capability/phase.h"
+#include "check/check_state.h"
 #include "nlohmann/json.hpp"
 
 namespace hb::capability {
@@ -47,6 +51,12 @@ struct CapabilityStatus {
   std::string lease_id;  // hexadecimal; empty: none held
   std::optional<uint64_t> heartbeat_count;
   std::string last_heartbeat_time;  // Kubernetes time; empty: none yet
+  std::string check;                // the check's kind; empty: not reported
+  std::string check_since;          // Kubernetes time the check's verdict began
+  bool flapping = false;
+  std::string last_check_time;  // Kubernetes time; empty: none yet
+  std::string last_check_result;
+  std::optional<int64_t> consecutive_failures;
   std::vector<Condition> conditions;
 
   const Condition* FindCondition(const std::string& type) const;
@@ -67,6 +77,7 @@ struct HeartbeatObservation {
   std::string lease_id;           // hexadecimal; empty: none held
   uint64_t heartbeat_count = 0;
   std::optional<absl::Time> last_heartbeat;  // wall time of the last successful put
+  std::optional<check::CheckReport> check;   // the health check's last report
 };
 
 struct StatusInputs {

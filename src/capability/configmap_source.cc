@@ -29,7 +29,10 @@ ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
         absl::StrCat("ConfigMap ", ns, "/", name, "[", it.key(), "]"), it->get<std::string>()});
     keys.push_back(it.key());
   }
-  manifest::Catalog catalog = manifest::BuildCatalog(documents, defaults);
+  // A rest interface binding 0.0.0.0 names no address the controller can reach: such
+  // entries are checked as none (and say so) unless they give health.url.
+  manifest::Catalog catalog =
+      manifest::BuildCatalog(documents, defaults, manifest::CheckDefaults{true, ""});
   result.errors = std::move(catalog.errors);
   auto key_of = [&](const std::string& source) {
     for (size_t i = 0; i < documents.size(); ++i) {
@@ -51,7 +54,9 @@ ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
     d.title = m.title;
     d.version = m.version;
     d.endpoint = m.endpoint;
-    d.timeout_seconds = m.timeout_seconds.value_or(0);
+    // The CRD holds whole seconds: a sub-second timeout is shown rounded up.
+    d.timeout_seconds =
+        m.timeout ? absl::ToInt64Seconds(absl::Ceil(*m.timeout, absl::Seconds(1))) : 0;
     return d;
   };
   for (const manifest::ServiceCapability& service : catalog.services) {
@@ -59,6 +64,7 @@ ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
     d.service = true;
     d.interval_seconds = service.timing.interval_seconds;
     d.ttl_seconds = service.timing.ttl_seconds;
+    d.check = service.check;
     result.declarations.push_back(std::move(d));
   }
   for (const manifest::Manifest& other : catalog.others) {

@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "capability/health_spec.h"
 #include "capability/json_fields.h"
 #include "common/time_format.h"
 #include "manifest/manifest.h"
@@ -126,6 +127,12 @@ Declaration FromCapability(const nlohmann::json& capability) {
     error = absl::StrCat("spec.heartbeat.intervalSeconds: ", d.interval_seconds,
                          " must be below spec.heartbeat.ttlSeconds (", d.ttl_seconds,
                          "), or the key expires between heartbeats");
+  }
+  auto check = HealthSpecFromJson(health, d.ns, d.interval_seconds);
+  if (check.ok()) {
+    d.check = *std::move(check);
+  } else if (error.empty()) {
+    error = std::string(check.status().message());
   }
   return d;
 }

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "capability/capability_status.h"
+#include "check/check_spec.h"
 #include "nlohmann/json.hpp"
 
 namespace hb::capability {
@@ -52,6 +53,7 @@ struct Declaration {
   std::string version;
   std::string endpoint;
   int64_t timeout_seconds = 0;
+  check::CheckSpec check;  // how the service is checked (spec.health, or the manifest's)
   // Non-empty when the declaration cannot run, naming the field: the reason for status
   // phase Invalid.
   std::string invalid;

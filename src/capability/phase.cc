@@ -8,6 +8,7 @@ constexpr struct {
   const char* name;
 } kPhases[] = {
     {Phase::kPending, "Pending"},         {Phase::kHealthy, "Healthy"},
+    {Phase::kUnhealthy, "Unhealthy"},     {Phase::kDown, "Down"},
     {Phase::kFailing, "Failing"},         {Phase::kLeaseLost, "LeaseLost"},
     {Phase::kPaused, "Paused"},           {Phase::kInvalid, "Invalid"},
     {Phase::kConflict, "Conflict"},       {Phase::kNotApplicable, "NotApplicable"},
@@ -31,13 +32,13 @@ std::optional<Phase> ParsePhase(absl::string_view name) {
 }
 
 bool IsRunning(Phase phase) {
-  return phase == Phase::kPending || phase == Phase::kHealthy || phase == Phase::kFailing ||
-         phase == Phase::kLeaseLost;
+  return phase == Phase::kPending || phase == Phase::kHealthy || phase == Phase::kUnhealthy ||
+         phase == Phase::kDown || phase == Phase::kFailing || phase == Phase::kLeaseLost;
 }
 
 bool IsWarning(Phase phase) {
-  return phase == Phase::kFailing || phase == Phase::kLeaseLost || phase == Phase::kInvalid ||
-         phase == Phase::kConflict;
+  return phase == Phase::kUnhealthy || phase == Phase::kDown || phase == Phase::kFailing ||
+         phase == Phase::kLeaseLost || phase == Phase::kInvalid || phase == Phase::kConflict;
 }
 
 }  // namespace hb::capability

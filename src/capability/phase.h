@@ -10,7 +10,9 @@ namespace hb::capability {
 
 enum class Phase {
   kPending,        // runs; no heartbeat has succeeded yet
-  kHealthy,        // the key is written and its lease renewed
+  kHealthy,        // the key is written and its lease renewed (and the check passes)
+  kUnhealthy,      // the service's check fails: the key says "unhealthy", its lease lives
+  kDown,           // unhealthy for deregisterAfterSeconds: key and lease removed
   kFailing,        // puts or grants fail (etcd unreachable, permission denied, ...)
   kLeaseLost,      // the lease was lost and is being re-granted
   kPaused,         // spec.heartbeat.paused: no key
@@ -23,9 +25,11 @@ enum class Phase {
 // "Healthy", "LeaseLost", ...: the CRD's enum values.
 const char* PhaseName(Phase phase);
 std::optional<Phase> ParsePhase(absl::string_view name);
-// The heartbeat runs (or should) in these phases: Pending, Healthy, Failing, LeaseLost.
+// The heartbeat runs (or should) in these phases: Pending, Healthy, Unhealthy, Down,
+// Failing, LeaseLost.
 bool IsRunning(Phase phase);
-// Events about entering these phases are Warnings: Failing, LeaseLost, Invalid, Conflict.
+// Events about entering these phases are Warnings: Unhealthy, Down, Failing, LeaseLost,
+// Invalid, Conflict.
 bool IsWarning(Phase phase);
 
 }  // namespace hb::capability

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "check/checker.h"
 #include "heartbeat/engine_impl.h"
 #include "heartbeat/health_key.h"
 
@@ -21,6 +22,8 @@ const char* HealthName(Health health) {
       return "Healthy";
     case Health::kFailing:
       return "Failing";
+    case Health::kDeregistered:
+      return "Deregistered";
     case Health::kLeaseLost:
       return "LeaseLost";
   }
@@ -30,7 +33,14 @@ const char* HealthName(Health health) {
 // ---- HeartbeatEngine: forwarding ----
 
 HeartbeatEngine::HeartbeatEngine(etcd::EtcdClient& etcd, Clock& clock, EngineOptions options)
-    : impl_(std::make_unique<Impl>(etcd, clock, std::move(options), stats_)) {}
+    : checker_(options.checker),
+      impl_(std::make_unique<Impl>(etcd, clock, std::move(options), stats_)) {
+  if (checker_ != nullptr) {
+    checker_->SetReportHook(
+        [this](const std::string& id, const check::CheckReport& report) { SetCheck(id, report); });
+    checker_->SetSeedHook([this](const std::string& id) { return CheckSeedFor(id); });
+  }
+}
 HeartbeatEngine::~HeartbeatEngine() = default;
 void HeartbeatEngine::SetWakeHook(std::function<void()> wake) {
   impl_->SetWakeHook(std::move(wake));
@@ -38,9 +48,20 @@ void HeartbeatEngine::SetWakeHook(std::function<void()> wake) {
 void HeartbeatEngine::SetChangeHook(std::function<void(const std::string&)> changed) {
   impl_->SetChangeHook(std::move(changed));
 }
-absl::Status HeartbeatEngine::Upsert(const CapabilitySpec& spec) { return impl_->Upsert(spec); }
+absl::Status HeartbeatEngine::Upsert(const CapabilitySpec& spec) {
+  absl::Status status = impl_->Upsert(spec);
+  if (status.ok() && checker_ != nullptr) checker_->Upsert(spec.identifier, spec.check);
+  return status;
+}
 void HeartbeatEngine::Remove(const std::string& id, Removal removal, RemovalDone done) {
+  if (checker_ != nullptr) checker_->Remove(id);
   impl_->Remove(id, removal, std::move(done));
+}
+void HeartbeatEngine::SetCheck(const std::string& id, const check::CheckReport& report) {
+  impl_->SetCheck(id, report);
+}
+std::optional<check::CheckSeed> HeartbeatEngine::CheckSeedFor(const std::string& id) const {
+  return impl_->CheckSeedFor(id);
 }
 absl::Time HeartbeatEngine::RunDue() { return impl_->RunDue(); }
 void HeartbeatEngine::BeginShutdown(bool revoke) { impl_->BeginShutdown(revoke); }
@@ -172,6 +193,7 @@ void HeartbeatEngine::Impl::Remove(const std::string& identifier, Removal remova
 }
 
 void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, uint64_t removal, Effects& fx) {
+  seeds_.erase(e.spec.identifier);
   if (e.lease.id != 0) {
     by_lease_.erase(e.lease.id);
     if (revoke) QueueRevoke(e.lease.id, removal);

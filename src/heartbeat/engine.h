@@ -46,11 +46,17 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "check/check_spec.h"
+#include "check/check_state.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/jitter.h"
 #include "etcd/etcd_client.h"
 #include "heartbeat/stats.h"
+
+namespace hb::check {
+class Checker;
+}
 
 namespace hb::heartbeat {
 
@@ -61,7 +67,8 @@ struct CapabilitySpec {
   std::string identifier;
   absl::Duration interval = absl::Seconds(10);
   int64_t ttl_seconds = 30;
-  std::string source;  // optional, copied into the value
+  std::string source;      // optional, copied into the value
+  check::CheckSpec check;  // how the service is checked (EngineOptions::checker runs it)
 };
 
 struct EngineOptions {
@@ -82,9 +89,16 @@ struct EngineOptions {
   BackoffPolicy retry{absl::Milliseconds(200), absl::Seconds(5), 2.0, 0.5};
   uint64_t seed = 0;   // jitter seed; 0 picks a random one
   std::string writer;  // written into every value as "writer" when set (who wrote it)
+  // Runs each capability's CapabilitySpec::check and reports to the engine, which then
+  // writes the check's verdict into the value (at once when it changes) and removes the
+  // key while the check says deregistered. Null: no checks; values carry no check fields.
+  // Must outlive the engine's use of it (stop the checker before destroying the engine).
+  check::Checker* checker = nullptr;
 };
 
-enum class Health { kPending, kHealthy, kFailing, kLeaseLost };
+// The operator's side of a heartbeat (the check's verdict is reported beside it):
+// kDeregistered: the check failed for its deregister-after period; key and lease removed.
+enum class Health { kPending, kHealthy, kFailing, kLeaseLost, kDeregistered };
 const char* HealthName(Health health);
 
 // A snapshot of one capability's heartbeat, for status reporting.
@@ -99,6 +113,7 @@ struct HeartbeatStatus {
   uint64_t heartbeat_count = 0;
   std::optional<absl::Time> last_heartbeat;  // last successful put (wall time)
   std::optional<absl::Time> lease_deadline;  // local estimate of the expiry (Clock::Now())
+  std::optional<check::CheckReport> check;   // the check's last report (with a checker)
 };
 
 class HeartbeatEngine {
@@ -114,7 +129,7 @@ class HeartbeatEngine {
   // Called with an identifier whenever its Health, lease or message changes.
   void SetChangeHook(std::function<void(const std::string&)> changed);
 
-  // Adds a capability or changes one (interval, TTL, source). A TTL change re-grants
+  // Adds a capability or changes one (interval, TTL, source, check). A TTL change re-grants
   // (the key moves to the new lease without disappearing); an interval change does not.
   // InvalidArgument for a bad identifier, TTL < 2 s, or interval not in [0.1 s, TTL).
   absl::Status Upsert(const CapabilitySpec& spec);
@@ -147,6 +162,14 @@ class HeartbeatEngine {
   // True once shut down and no revoke or other call is awaiting an answer.
   bool Drained() const;
 
+  // A check's report (the checker calls it): the value is rewritten at once when the
+  // verdict changed; `deregistered` removes the key (revoking its lease) until a report
+  // without it re-registers the capability.
+  void SetCheck(const std::string& identifier, const check::CheckReport& report);
+  // The check state found in the capability's key at start (adoption scan), for a
+  // restarted process to carry on from; nullopt when none was found.
+  std::optional<check::CheckSeed> CheckSeedFor(const std::string& identifier) const;
+
   std::optional<HeartbeatStatus> GetStatus(const std::string& identifier) const;
   std::vector<HeartbeatStatus> AllStatuses() const;
   const EngineStats& stats() const { return stats_; }
@@ -156,6 +179,7 @@ class HeartbeatEngine {
 
  private:
   class Impl;
+  check::Checker* const checker_;
   std::unique_ptr<Impl> impl_;
   EngineStats stats_;
 };

@@ -12,7 +12,8 @@ using State = LeaseTrack::State;
 void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
   switch (e.lease.state) {
     case State::kGranting:
-      if (e.lease.grant == Request::kIdle && scan_ == ScanState::kDone && now >= e.lease.retry_at) {
+      if (e.lease.grant == Request::kIdle && scan_ == ScanState::kDone && !e.withdrawn &&
+          now >= e.lease.retry_at) {
         EvaluateGranting(e, now, fx);
       }
       break;
@@ -127,7 +128,7 @@ void HeartbeatEngine::Impl::EvaluatePut(Entry& e, absl::Time now, Effects& fx) {
 
 absl::Time HeartbeatEngine::Impl::NextDue(const Entry& e) const {
   // No grant before the adoption scan is done (it may find this capability's lease).
-  bool scan_gated = e.lease.state == State::kGranting && scan_ != ScanState::kDone;
+  bool scan_gated = e.lease.state == State::kGranting && (scan_ != ScanState::kDone || e.withdrawn);
   absl::Time next = scan_gated ? absl::InfiniteFuture() : e.lease.Due();
   if (e.lease.Holding()) next = std::min(next, e.put.Due());
   return next;
@@ -200,6 +201,7 @@ std::string HeartbeatEngine::Impl::RenderValue(const Entry& e, absl::Time wall_n
   value.mode = WriteModeName(options_.mode);
   value.source = e.spec.source;
   value.writer = options_.writer;
+  RenderCheckFields(e, value);
   return RenderHealthValue(value);
 }
 
@@ -215,6 +217,7 @@ HeartbeatStatus HeartbeatEngine::Impl::Snapshot(const Entry& e) const {
   s.heartbeat_count = e.heartbeat_count;
   s.last_heartbeat = e.last_ok;
   if (e.lease.Holding()) s.lease_deadline = e.lease.deadline;
+  s.check = e.check;
   return s;
 }
 

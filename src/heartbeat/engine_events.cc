@@ -95,6 +95,10 @@ void HeartbeatEngine::Impl::OnGrant(uint32_t slot, uint64_t incarnation, absl::T
     if (e == nullptr) {
       // Granted for a capability since removed.
       if (result.ok()) QueueRevoke(result->id);
+    } else if (e->withdrawn) {
+      // Deregistered while the grant was in flight.
+      e->lease.grant = Request::kIdle;
+      if (result.ok()) QueueRevoke(result->id);
     } else if (!result.ok()) {
       GrantFailed(*e, result.status(), now, fx);
     } else {
@@ -344,6 +348,7 @@ void HeartbeatEngine::Impl::HandleScanPage(const etcd::RangeResult& page) {
     if (kv.lease == 0 || !id) continue;
     auto value = ParseHealthValue(kv.value);
     adoptable_[*id] = Adoptable{kv.lease, value.ok() ? value->heartbeat_count : 0};
+    if (value.ok()) NoteCheckSeed(*id, *value);
   }
   if (page.more && !page.kvs.empty()) {
     scan_from_ = page.kvs.back().key + std::string(1, '\0');

@@ -31,6 +31,7 @@
 #include "common/log_limiter.h"
 #include "heartbeat/engine.h"
 #include "heartbeat/engine_tracks.h"
+#include "heartbeat/health_value.h"
 
 namespace hb::heartbeat {
 
@@ -48,7 +49,9 @@ struct Entry {
   // adoption): etcd may still have it (it extends leases when it restarts).
   bool rechecking = false;
   uint64_t heartbeat_count = 0;
-  std::optional<absl::Time> last_ok;  // wall time of the last successful put
+  std::optional<absl::Time> last_ok;        // wall time of the last successful put
+  std::optional<check::CheckReport> check;  // the checker's last report
+  bool withdrawn = false;  // deregistered by its check: no lease, no key until it passes
 
   absl::Time due = absl::InfiniteFuture();  // of the live heap item
   uint32_t version = 0;                     // of the live heap item
@@ -70,6 +73,8 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   std::optional<HeartbeatStatus> GetStatus(const std::string& identifier) const;
   std::vector<HeartbeatStatus> AllStatuses() const;
   EngineGauges Gauges() const;
+  void SetCheck(const std::string& identifier, const check::CheckReport& report);
+  std::optional<check::CheckSeed> CheckSeedFor(const std::string& identifier) const;
 
   // Keep-alive answers are only queued here (they arrive by the thousand per second on
   // the client's thread); RunDue() applies them in bulk.
@@ -174,10 +179,21 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void RecheckLease(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteKeepAliveSent(Entry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   HeartbeatStatus Snapshot(const Entry& e) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  std::string RenderValue(const Entry& e, absl::Time wall_now, uint64_t count) const;
+  std::string RenderValue(const Entry& e, absl::Time wall_now, uint64_t count) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Per-capability lines go through a limiter per message, so that a fleet-wide event logs
   // examples and a count instead of one line per capability.
   void LogLimited(LogLevel level, absl::string_view msg, std::initializer_list<LogField> fields)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- under mu_: engine_checks.cc ---
+  // Deregistration: the key goes (its lease revoked) and no grant follows until Restore().
+  void Withdraw(Entry& e, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Restore(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills the check fields of a value from the entry's report (or the seed found at start).
+  void RenderCheckFields(const Entry& e, HealthValue& value) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Records the check state of a key found by the adoption scan.
+  void NoteCheckSeed(const std::string& id, const HealthValue& value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- under mu_: engine_load.cc ---
@@ -246,6 +262,8 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   Backoff scan_backoff_ ABSL_GUARDED_BY(mu_);
   bool scan_warned_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, Adoptable> adoptable_ ABSL_GUARDED_BY(mu_);
+  // Check states found in existing keys, until the capability's first check result.
+  absl::flat_hash_map<std::string, check::CheckSeed> seeds_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex inbox_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::vector<KeepAliveAnswer> inbox_ ABSL_GUARDED_BY(inbox_mu_);

@@ -31,6 +31,22 @@ std::string Quote(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void RenderCheck(const HealthValue& v, std::string& out) {
+  absl::StrAppend(&out, ",\"check\":", Quote(v.check));
+  if (!v.reason.empty()) absl::StrAppend(&out, ",\"reason\":", Quote(v.reason));
+  if (v.check == "none") return;
+  if (v.since != absl::InfinitePast()) {
+    absl::StrAppend(&out, ",\"since\":\"", FormatRfc3339(v.since), "\"");
+  }
+  absl::StrAppend(&out, ",\"consecutive_failures\":", v.consecutive_failures);
+  if (v.latency >= absl::ZeroDuration()) {
+    absl::StrAppend(&out, ",\"latency_ms\":", absl::ToInt64Microseconds(v.latency) / 1000, ".",
+                    absl::Dec(absl::ToInt64Microseconds(v.latency) % 1000 / 100));
+  }
+  if (!v.dependencies.empty()) absl::StrAppend(&out, ",\"dependencies\":", v.dependencies);
+  if (v.flapping) absl::StrAppend(&out, ",\"flapping\":true");
+}
+
 }  // namespace
 
 // Written field by field rather than through a JSON document: this runs for every beat.
@@ -51,9 +67,37 @@ std::string RenderHealthValue(const HealthValue& v) {
   if (!v.mode.empty()) absl::StrAppend(&out, ",\"mode\":", Quote(v.mode));
   if (!v.source.empty()) absl::StrAppend(&out, ",\"source\":", Quote(v.source));
   if (!v.writer.empty()) absl::StrAppend(&out, ",\"writer\":", Quote(v.writer));
+  if (!v.check.empty()) RenderCheck(v, out);
   out.push_back('}');
   return out;
 }
+
+namespace {
+
+void ParseCheck(const nlohmann::json& j, HealthValue& v) {
+  auto check = j.find("check");
+  if (check == j.end() || !check->is_string()) return;
+  v.check = check->get<std::string>();
+  if (auto reason = j.find("reason"); reason != j.end() && reason->is_string()) {
+    v.reason = reason->get<std::string>();
+  }
+  if (auto since = j.find("since"); since != j.end() && since->is_string()) {
+    auto when = ParseRfc3339(since->get<std::string>());
+    if (when.ok()) v.since = *when;
+  }
+  if (auto n = j.find("consecutive_failures"); n != j.end() && n->is_number_integer()) {
+    v.consecutive_failures = n->get<int>();
+  }
+  if (auto ms = j.find("latency_ms"); ms != j.end() && ms->is_number()) {
+    v.latency = absl::Microseconds(static_cast<int64_t>(ms->get<double>() * 1000));
+  }
+  if (auto deps = j.find("dependencies"); deps != j.end() && deps->is_object()) {
+    v.dependencies = deps->dump();
+  }
+  if (auto f = j.find("flapping"); f != j.end() && f->is_boolean()) v.flapping = f->get<bool>();
+}
+
+}  // namespace
 
 absl::StatusOr<HealthValue> ParseHealthValue(absl::string_view json) {
   nlohmann::json j = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
@@ -96,6 +140,7 @@ absl::StatusOr<HealthValue> ParseHealthValue(absl::string_view json) {
   if (auto writer = j.find("writer"); writer != j.end() && writer->is_string()) {
     v.writer = writer->get<std::string>();
   }
+  ParseCheck(j, v);
   return v;
 }
 

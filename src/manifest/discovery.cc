@@ -13,7 +13,8 @@
 
 namespace hb::manifest {
 
-Catalog BuildCatalog(const std::vector<Document>& documents, const HeartbeatTiming& defaults) {
+Catalog BuildCatalog(const std::vector<Document>& documents, const HeartbeatTiming& defaults,
+                     const CheckDefaults& checks) {
   Catalog catalog;
   std::map<std::string, std::string> seen;  // identifier -> source of its first declaration
   for (const Document& doc : documents) {
@@ -44,11 +45,16 @@ Catalog BuildCatalog(const std::vector<Document>& documents, const HeartbeatTimi
       catalog.errors.emplace_back(timing.status().message());
       continue;
     }
+    auto check = ResolveCheck(m, *timing, checks);
+    if (!check.ok()) {
+      catalog.errors.emplace_back(check.status().message());
+      continue;
+    }
     if (!declared.empty() && declared != "service") {
       catalog.notes.push_back(absl::StrCat(m.source, ": dc_type is ", m.declared_type,
                                            " but a chora_service block is present; heartbeating"));
     }
-    catalog.services.push_back(ServiceCapability{std::move(m), *timing});
+    catalog.services.push_back(ServiceCapability{std::move(m), *timing, *std::move(check)});
   }
   return catalog;
 }

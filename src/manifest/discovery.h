@@ -21,6 +21,7 @@ struct Document {
 struct ServiceCapability {
   Manifest manifest;
   HeartbeatTiming timing;  // defaults applied and checked
+  check::CheckSpec check;  // ResolveCheck()
 };
 
 struct Catalog {
@@ -32,7 +33,9 @@ struct Catalog {
 
 // Parses and checks every document, in order. The first document declaring an identifier
 // wins; later ones are reported as duplicates.
-Catalog BuildCatalog(const std::vector<Document>& documents, const HeartbeatTiming& defaults);
+// A Service-type manifest whose timing or health check is invalid is skipped (an error).
+Catalog BuildCatalog(const std::vector<Document>& documents, const HeartbeatTiming& defaults,
+                     const CheckDefaults& checks = CheckDefaults());
 
 // Reads every regular *.yaml and *.yml file directly in `dir`, sorted by name. Fails when
 // the directory cannot be read; an unreadable file becomes a document-level error.

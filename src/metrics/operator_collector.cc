@@ -74,6 +74,7 @@ OperatorCollector::OperatorCollector(MetricsSources sources) : sources_(std::mov
 std::vector<MetricFamily> OperatorCollector::Collect() const {
   std::vector<MetricFamily> out;
   if (sources_.engine != nullptr) CollectEngine(out);
+  if (sources_.checker != nullptr) CollectChecks(out);
   if (sources_.controller != nullptr) CollectController(out);
   CollectCapabilities(out);
   if (sources_.is_leader) {
@@ -92,6 +93,48 @@ std::vector<MetricFamily> OperatorCollector::Collect() const {
     }
   }
   return out;
+}
+
+void OperatorCollector::CollectChecks(std::vector<MetricFamily>& out) const {
+  const check::CheckStats& s = sources_.checker->stats();
+  check::CheckGauges g = sources_.checker->Gauges();
+  constexpr check::CheckKind kKinds[] = {check::CheckKind::kHttp, check::CheckKind::kTcp,
+                                         check::CheckKind::kGrpc, check::CheckKind::kServiceRef};
+  MetricFamily& total = Family(out, "heartbeat_operator_checks_total",
+                               "Health check results by kind and result", MetricType::Counter);
+  for (check::CheckKind kind : kKinds) {
+    int k = static_cast<int>(kind);
+    for (auto [result, value] : {std::pair<const char*, uint64_t>{"pass", s.passed[k].load()},
+                                 std::pair<const char*, uint64_t>{"fail", s.failed[k].load()}}) {
+      ClientMetric m = Metric({{"kind", check::CheckKindName(kind)}, {"result", result}});
+      m.counter.value = static_cast<double>(value);
+      total.metric.push_back(m);
+    }
+  }
+  for (check::CheckKind kind : kKinds) {
+    if (s.latency[static_cast<int>(kind)].Count() == 0) continue;
+    Histogram(out, "heartbeat_operator_check_duration_seconds",
+              "Health check latency, probe started to result", s.latency[static_cast<int>(kind)],
+              {{"kind", check::CheckKindName(kind)}});
+  }
+  MetricFamily& states =
+      Family(out, "heartbeat_operator_capabilities_by_check_state",
+             "Checked capabilities by check state (flapping and deregistered also count in the others)",
+             MetricType::Gauge);
+  for (auto [state, value] : {std::pair<const char*, int64_t>{"pending", g.pending},
+                              {"passing", g.passing},
+                              {"failing", g.failing},
+                              {"flapping", g.flapping},
+                              {"deregistered", g.deregistered}}) {
+    ClientMetric m = Metric({{"state", state}});
+    m.gauge.value = static_cast<double>(value);
+    states.metric.push_back(m);
+  }
+  Gauge(out, "heartbeat_operator_checks_in_flight", "Health check probes awaiting an answer",
+        static_cast<double>(g.in_flight));
+  Gauge(out, "heartbeat_operator_checks_waiting",
+        "Health check probes due but waiting for a free slot (--check-concurrency)",
+        static_cast<double>(g.waiting));
 }
 
 void OperatorCollector::CollectEngine(std::vector<MetricFamily>& out) const {

@@ -4,7 +4,8 @@
 //
 // Families: heartbeat_operator_* (heartbeats, keep-alives, put/keep-alive/grant latency,
 // leases active/lost/granted/adopted/revoked, capabilities by source and phase, etcd
-// endpoint up, lag and congestion), controller-runtime's controller_runtime_reconcile_*
+// endpoint up, lag and congestion; health checks by kind and result, their latency,
+// capabilities by check state), controller-runtime's controller_runtime_reconcile_*
 // and workqueue_* names, and leader_election_master_status. Per-capability series (last
 // success time, TTL remaining) only when asked for, since 100,000 capabilities must not
 // explode cardinality. Thread-safe (Collect may run on any thread).
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "check/checker.h"
 #include "common/clock.h"
 #include "heartbeat/engine.h"
 #include "informer/work_queue.h"
@@ -33,6 +35,7 @@ struct EndpointState {
 
 struct MetricsSources {
   const heartbeat::HeartbeatEngine* engine = nullptr;
+  const check::Checker* checker = nullptr;  // optional: health check metrics
   const op::Operator* controller = nullptr;  // optional: standalone mode has none
   std::function<bool()> is_leader;           // optional: no leader election
   std::string leader_election_id = "heartbeat-operator";
@@ -50,6 +53,7 @@ class OperatorCollector final : public prometheus::Collectable {
   void CollectEngine(std::vector<prometheus::MetricFamily>& out) const;
   void CollectController(std::vector<prometheus::MetricFamily>& out) const;
   void CollectCapabilities(std::vector<prometheus::MetricFamily>& out) const;
+  void CollectChecks(std::vector<prometheus::MetricFamily>& out) const;
 
   const MetricsSources sources_;
 };

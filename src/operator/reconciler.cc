@@ -41,6 +41,8 @@ Phase PhaseOfHealth(heartbeat::Health health) {
       return Phase::kFailing;
     case heartbeat::Health::kLeaseLost:
       return Phase::kLeaseLost;
+    case heartbeat::Health::kDeregistered:
+      return Phase::kDown;
   }
   return Phase::kPending;
 }
@@ -54,6 +56,7 @@ capability::HeartbeatObservation Observe(const heartbeat::HeartbeatStatus& statu
   if (status.lease_id != 0) o.lease_id = heartbeat::LeaseIdHex(status.lease_id);
   o.heartbeat_count = status.heartbeat_count;
   o.last_heartbeat = status.last_heartbeat;
+  o.check = status.check;
   return o;
 }
 
@@ -78,8 +81,13 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
 
   // 1. The heartbeat.
   if (run) {
-    heartbeat::CapabilitySpec spec{identifier, absl::Seconds(winner->interval_seconds),
-                                   winner->ttl_seconds, winner->source};
+    heartbeat::CapabilitySpec spec{identifier,
+                                   absl::Seconds(winner->interval_seconds),
+                                   winner->ttl_seconds,
+                                   winner->source,
+                                   {}};
+    spec.check =
+        options_.health_checks ? winner->check : check::NoCheck("health checks are turned off");
     absl::Status upserted = engine_.Upsert(spec);
     if (!upserted.ok()) result.status = upserted;
   } else {
@@ -294,11 +302,22 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
     w.produced = kube::ObjectResourceVersion(*patched);
     w.status = desired;
   }
+  if (desired.flapping != current.flapping) {
+    // One Event when flapping starts (and one when it ends) instead of one per change.
+    events_.Record(target.ref, desired.flapping, desired.flapping ? "Flapping" : "Stable",
+                   desired.flapping ? absl::StrCat("health check keeps changing state (now ",
+                                                   capability::PhaseName(phase), ")")
+                                    : absl::StrCat("health check stable again (",
+                                                   capability::PhaseName(phase), ")"));
+  }
   if (current.phase != desired.phase) {
     LogInfo(absl::StrCat("Capability ", capability::PhaseName(phase)),
             {{"object", key}, {"id", identifier}, {"message", desired.message}});
-    events_.Record(target.ref, capability::IsWarning(phase), capability::PhaseName(phase),
-                   desired.message);
+    bool flapping = desired.flapping && current.flapping;
+    if (!flapping) {
+      events_.Record(target.ref, capability::IsWarning(phase), capability::PhaseName(phase),
+                     desired.message);
+    }
   }
   return absl::ZeroDuration();
 }

@@ -44,6 +44,8 @@ struct ReconcilerOptions {
   // How long a reconcile waits for etcd to confirm a key's removal before it fails (and is
   // retried with backoff).
   absl::Duration etcd_timeout = absl::Seconds(5);
+  // False: every capability is run with check kind none ("health checks are turned off").
+  bool health_checks = true;
 };
 
 struct ReconcileResult {

@@ -12,9 +12,7 @@
 #include "nlohmann/json.hpp"
 
 namespace hb::testing {
-namespace {
-
-bool MakeCertificates(const std::string& dir, TlsFiles& files) {
+bool MakeTlsFiles(const std::string& dir, TlsFiles& files) {
   files.ca = dir + "/ca.pem";
   files.server_cert = dir + "/server.pem";
   files.server_key = dir + "/server-key.pem";
@@ -35,15 +33,13 @@ bool MakeCertificates(const std::string& dir, TlsFiles& files) {
   return RunCommand({"/bin/sh", "-c", script}).exit_code == 0;
 }
 
-}  // namespace
-
 std::unique_ptr<EtcdServer> EtcdServer::Launch(Options options) {
   std::unique_ptr<EtcdServer> server(new EtcdServer());
   server->options_ = options;
   server->dir_ = MakeTempDir("etcd");
   server->client_port_ = options.client_port != 0 ? options.client_port : FreePort();
   server->peer_port_ = options.peer_port != 0 ? options.peer_port : FreePort();
-  if (options.tls && !MakeCertificates(server->dir_, server->tls_)) return nullptr;
+  if (options.tls && !MakeTlsFiles(server->dir_, server->tls_)) return nullptr;
   server->Run(/*wait=*/false);
   return server;
 }

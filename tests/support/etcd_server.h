@@ -18,6 +18,9 @@ struct TlsFiles {
   std::string server_cert, server_key;
   std::string client_cert, client_key;
 };
+// Writes a CA and a server and a client certificate it signed (for 127.0.0.1 and
+// localhost) into `dir` with the openssl command line.
+bool MakeTlsFiles(const std::string& dir, TlsFiles& files);
 
 struct EtcdServerOptions {
   bool tls = false;

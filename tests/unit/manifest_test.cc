@@ -43,7 +43,7 @@ TEST(ManifestTest, ParsesAServiceManifest) {
   EXPECT_EQ(m->version, "1.0.0");
   EXPECT_EQ(m->interval_seconds, 5);
   EXPECT_EQ(m->ttl_seconds, 15);
-  EXPECT_EQ(m->timeout_seconds, 2);
+  EXPECT_EQ(m->timeout, absl::Seconds(2));
   EXPECT_EQ(m->endpoint, "/health");
 }
 
@@ -86,12 +86,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"metadata: {dc_identifier: a..b}\n", "invalid identifier"},
         BadCase{"metadata: {dc_identifier: [a]}\n", "metadata.dc_identifier: must be a string"},
         BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {interval: ten}}\n",
-                "chora_service.health.interval: must be a whole number of seconds, got \"ten\""},
+                "chora_service.health.interval: \"ten\" is not a duration"},
         BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {heartbeat_ttl: 2.5}}\n",
                 "chora_service.health.heartbeat_ttl"},
         BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: [1]}\n",
                 "chora_service.health: must be a mapping"},
         BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {timeout: -1}}\n",
+                "chora_service.health.timeout: must not be negative"},
+        BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {timeout: 0s}}\n",
                 "chora_service.health.timeout: must be positive"}));
 
 TEST(IdentifierTest, AcceptsTheRegistrysShape) {

@@ -54,8 +54,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 Namespaced RBAC as YAML: namespace -> {capabilities: bool, configmaps: bool, configmapNames: [..]}.
-- capabilities: Capability, status, finalizers and Events rules (watched namespaces; and, when
-  namespaces are listed, the namespaces of named ConfigMaps, where their mirrors are created);
+- capabilities: Capability, status, finalizers, Events and EndpointSlices rules (watched
+  namespaces; and, when namespaces are listed, the namespaces of named ConfigMaps, where their
+  mirrors are created);
 - configmaps: every ConfigMap may be read (the selector's ConfigMaps in a watched namespace);
 - configmapNames: only these ConfigMaps may be read (named ConfigMaps not otherwise covered).
 In cluster-wide mode the first two are in the ClusterRole instead.
@@ -84,7 +85,7 @@ In cluster-wide mode the first two are in the ClusterRole instead.
 {{- toYaml $byNs }}
 {{- end }}
 
-{{/* Rules on Capabilities, their status and finalizers, and Events. */}}
+{{/* Rules on Capabilities, their status and finalizers, Events and (with checks) EndpointSlices. */}}
 {{- define "heartbeat-operator.capabilityRules" -}}
 # What the controller does, and only that (hack/chart/check-rbac.py compares these rules with
 # the requests of a real run): informers list and watch; mirrors of ConfigMap entries are
@@ -103,6 +104,12 @@ In cluster-wide mode the first two are in the ClusterRole instead.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- if .Values.checks.enabled }}
+# serviceRef health checks count the ready endpoints of a Service: EndpointSlices, read-only.
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
+{{- end }}
 {{- end }}
 
 {{- define "heartbeat-operator.configmapRules" -}}

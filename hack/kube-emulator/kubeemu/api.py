@@ -202,7 +202,7 @@ class Api(DeleteMixin):
             elif ctype == MERGE:
                 patched = patches.merge_patch(current, body)
             else:
-                patched = patches.strategic_merge_patch(current, body)
+                patched = patches.strategic_merge_patch(current, body, rt.atomic_lists)
             if not isinstance(patched, dict):
                 raise bad_request("patched object is not a JSON object")
             pmeta = patched.get("metadata") if isinstance(patched.get("metadata"), dict) else {}
@@ -331,8 +331,9 @@ class Api(DeleteMixin):
             unknown = [k for k in new if rt.top_fields and k not in rt.top_fields]
             for k in unknown:
                 del new[k]
+            unknown += builtins.prune(rt, new)
             if sub != "status":
-                errs += builtins.check(rt, new, op, name)
+                errs += builtins.check(rt, new, op, name, old_view)
             if rt.defaulter:
                 rt.defaulter(new)
             if rt.to_storage:
@@ -357,7 +358,7 @@ class Api(DeleteMixin):
         if errs:
             raise invalid_object(rt.kind, rt.group, name, errs)
         if old is not None and rt.generation and sub != "status":
-            if rt.builtin:
+            if rt.builtin and rt.generation != "content":
                 changed = new.get("spec") != old_view.get("spec")
             else:
                 changed = _without(new, "metadata", "apiVersion", "kind") != \

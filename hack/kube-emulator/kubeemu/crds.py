@@ -1,6 +1,7 @@
 """CustomResourceDefinition handling: validation and defaulting of the CRD itself, its
 status conditions, and (un)registering the resource type it defines."""
 
+from . import patch
 from .errors import invalid, not_supported, required
 from .query import compile_jsonpath
 from .registry import crd_type
@@ -94,7 +95,7 @@ def list_keys_for(rtype, version):
     """For server-side apply: the keys of associative lists (x-kubernetes-list-type: map) of a
     custom resource's schema, or the merge keys of the built-in kinds."""
     if rtype.builtin:
-        return None
+        return patch.atomic_list_keys(rtype.atomic_lists) if rtype.atomic_lists else None
     root = rtype.versions[version].schema or {}
 
     def keys(path, field, items):

@@ -50,7 +50,7 @@ def aggregated(registry, legacy, version="v2"):
 
 
 _BUILTIN_ORDER = ["apps", "events.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
-                  "coordination.k8s.io"]
+                  "coordination.k8s.io", "discovery.k8s.io"]
 
 
 def _group_order(g):

@@ -82,6 +82,11 @@ def _qualified_key(field, key):
     return errs
 
 
+def qualified_name_errors(field, value):
+    """IsQualifiedName (an optional DNS subdomain prefix and a name part) as errors on field."""
+    return _qualified_key(field, value)
+
+
 def validate_meta(meta):
     errs = []
     labels = meta.get("labels") or {}

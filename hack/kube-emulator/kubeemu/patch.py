@@ -38,10 +38,11 @@ def _merge_key(field, items):
     return MERGE_KEYS.get(field)
 
 
-def strategic_merge_patch(target, patch):
+def strategic_merge_patch(target, patch, atomic=frozenset()):
     """A strategic merge patch over the built-in kinds: maps merge recursively, null deletes,
     lists with a known merge key merge by that key, $patch/$setElementOrder/$retainKeys/
-    $deleteFromPrimitiveList directives are honoured."""
+    $deleteFromPrimitiveList directives are honoured. Top-level lists named in atomic are
+    replaced whole (listType=atomic)."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     if patch.get("$patch") == "replace":
@@ -64,7 +65,7 @@ def strategic_merge_patch(target, patch):
             continue
         if v is None:
             result.pop(k, None)
-        elif isinstance(v, list) and isinstance(result.get(k), list):
+        elif isinstance(v, list) and isinstance(result.get(k), list) and k not in atomic:
             result[k] = _merge_list(k, result[k], v)
         elif isinstance(v, dict):
             merged = strategic_merge_patch(result.get(k), v)
@@ -225,6 +226,13 @@ def apply_merge(live, applied, previous, list_keys=None):
     may return the keys of an associative list (x-kubernetes-list-map-keys)."""
     list_keys = list_keys or (lambda path, field, items: _default_list_keys(field, items))
     return _apply(live, applied, previous, (), list_keys)
+
+
+def atomic_list_keys(atomic):
+    """list_keys for apply_merge: top-level lists named in atomic are replaced whole, others
+    use the built-in merge keys."""
+    return lambda path, field, items: None if len(path) == 1 and path[0] in atomic else \
+        _default_list_keys(field, items)
 
 
 def _default_list_keys(field, items):

@@ -23,14 +23,14 @@ class ResourceType:
     def __init__(self, group, plural, kind, versions, namespaced=True, singular=None, short_names=(),
                  categories=(), generation=False, builtin=True, top_fields=None,
                  unconditional_update=True, return_deleted=False, defaulter=None, fields=None,
-                 storage=None, to_storage=None, from_storage=None, list_kind=None):
+                 storage=None, to_storage=None, from_storage=None, list_kind=None, atomic_lists=()):
         self.group, self.plural, self.kind = group, plural, kind
         self.versions = {v.name: v for v in versions}
         self.namespaced = namespaced
         self.singular = singular or kind.lower()
         self.short_names, self.categories = list(short_names), list(categories)
         self.list_kind = list_kind or kind + "List"
-        self.generation = generation
+        self.generation = generation  # True: bumped by spec changes; "content": by any change outside metadata
         self.builtin = builtin
         self.top_fields = top_fields
         self.unconditional_update = unconditional_update
@@ -39,6 +39,7 @@ class ResourceType:
         self.fields = fields or {}
         self.storage = storage or (group, plural)
         self.to_storage, self.from_storage = to_storage, from_storage
+        self.atomic_lists = frozenset(atomic_lists)  # top-level lists patches and apply replace whole
 
     def api_version(self, version):
         return f"{self.group}/{version}" if self.group else version
@@ -161,6 +162,9 @@ def builtin_types():
                      | {f"regarding.{f}": _get("involvedObject", f) for f in ("kind", "namespace", "name", "uid")}),
         ResourceType("coordination.k8s.io", "leases", "Lease", [_v(columns=c.LEASE)],
                      top_fields=_META | {"spec"}),
+        ResourceType("discovery.k8s.io", "endpointslices", "EndpointSlice", [_v(columns=c.ENDPOINTSLICE)],
+                     generation="content", top_fields=_META | {"addressType", "endpoints", "ports"},
+                     defaulter=c.default_endpointslice, atomic_lists=("endpoints", "ports")),
         ResourceType("apps", "deployments", "Deployment", [_v(status=True, columns=c.DEPLOYMENT)],
                      short_names=["deploy"], categories=["all"], generation=True,
                      top_fields=_META | {"spec", "status"}, defaulter=c.default_deployment),

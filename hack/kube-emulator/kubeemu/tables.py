@@ -160,6 +160,31 @@ EVENT = [col("Last Seen", _last_seen), col("Type", lambda o: o.get("type")), col
 EVENT_NEW = [NAME, AGE]
 
 
+def _list_with_more(items, limit=3):
+    """The printers' listWithMoreString: the first three, then "+ N more...", or <unset>."""
+    if len(items) > limit:
+        return ",".join(items[:limit]) + f" + {len(items) - limit} more..."
+    return ",".join(items) or "<unset>"
+
+
+def _slice_ports(o):
+    out = []
+    for p in o.get("ports") or []:
+        p = p if isinstance(p, dict) else {}
+        out.append(str(p["port"]) if p.get("port") is not None else
+                   str(p["name"]) if p.get("name") is not None else "*")
+    return _list_with_more(out)
+
+
+def _slice_endpoints(o):
+    return _list_with_more([str(a) for ep in o.get("endpoints") or [] if isinstance(ep, dict)
+                            for a in ep.get("addresses") or []])
+
+
+ENDPOINTSLICE = [NAME, col("AddressType", lambda o: o.get("addressType") or ""), col("Ports", _slice_ports),
+                 col("Endpoints", _slice_endpoints), AGE]
+
+
 def jsonpath_getter(path):
     steps = compile_jsonpath(path)
     return lambda o: (eval_jsonpath(steps, o) or [None])[0]
@@ -256,6 +281,31 @@ def default_service(obj):
         p.setdefault("protocol", "TCP")
         p.setdefault("targetPort", p.get("port"))
     obj.setdefault("status", {"loadBalancer": {}})
+
+
+def default_endpointslice(obj):
+    """discovery/v1 defaults and the JSON form the real server returns: empty endpoints and
+    ports read back as null, conditions is always an object, deprecatedTopology is dropped."""
+    for key in ("endpoints", "ports"):
+        if not obj.get(key):
+            obj[key] = None
+    for ep in obj["endpoints"] or []:
+        if not isinstance(ep, dict):
+            continue
+        for k in [k for k, v in ep.items() if v is None]:
+            del ep[k]
+        ep.pop("deprecatedTopology", None)
+        conditions = ep.get("conditions") or {}
+        ep["conditions"] = {k: v for k, v in conditions.items() if v is not None}
+    if obj["ports"]:
+        obj["ports"] = [p if isinstance(p, dict) else {} for p in obj["ports"]]
+    for p in obj["ports"] or []:
+        for k in [k for k, v in p.items() if v is None]:
+            del p[k]
+        p.setdefault("name", "")
+        p.setdefault("protocol", "TCP")
+        if isinstance(p.get("port"), float):
+            p["port"] = int(p["port"])
 
 
 def default_deployment(obj):

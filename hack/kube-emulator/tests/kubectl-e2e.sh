@@ -176,10 +176,71 @@ expect_contains "namespace table" "e2e-other Active" "$(squeeze <<<"$OUT")"
 expect_ok "delete the namespace" k delete namespace e2e-other --timeout=20s
 expect_eq "its widgets went with it" "widget.example.dev/widget-ssa" "$(k get widgets -A -o name)"
 
+# endpointslices (discovery.k8s.io/v1, a built-in kind with atomic lists)
+SLICE="$DATA/endpointslice-web.yaml"
+expect_ok "api-resources lists endpointslices" k api-resources --api-group=discovery.k8s.io
+expect_contains "endpointslices row" "endpointslices discovery.k8s.io/v1 true EndpointSlice" "$(squeeze <<<"$OUT")"
+expect_ok "apply an endpointslice" k apply -f "$SLICE"
+expect_eq "endpointslice created" "endpointslice.discovery.k8s.io/web-abc12 created" "$OUT"
+expect_ok "apply it unchanged" k apply -f "$SLICE"
+expect_eq "unchanged endpointslice apply" "endpointslice.discovery.k8s.io/web-abc12 unchanged" "$OUT"
+sed 's/web-abc12/api-xyz89/; s/service-name: web/service-name: api/' "$SLICE" >"$WORK/slice-api.yaml"
+expect_ok "apply a slice of another service" k apply -f "$WORK/slice-api.yaml"
+expect_ok "get endpointslices" k get endpointslices
+expect_eq "endpointslice headers" "NAME ADDRESSTYPE PORTS ENDPOINTS AGE" "$(head -1 <<<"$OUT" | squeeze)"
+row="$(grep '^web-abc12 ' <<<"$OUT" | squeeze)"
+if [[ "$row" =~ ^web-abc12\ IPv4\ 8080\ 10\.0\.0\.1,10\.0\.0\.2\ [0-9]+s$ ]]; then pass "endpointslice row"; else fail "endpointslice row: [$row]"; fi
+expect_ok "get endpointslices -l service-name -o json" \
+  k get endpointslices -l kubernetes.io/service-name=web -o json
+expect_eq "-l selects the service's slices" "web-abc12 IPv4 10.0.0.1:True 10.0.0.2:False 8080/TCP" \
+  "$(/usr/bin/python3 -c 'import json,sys
+for s in json.load(sys.stdin)["items"]:
+    print(s["metadata"]["name"], s["addressType"],
+          *[e["addresses"][0] + ":" + str(e["conditions"].get("ready")) for e in s["endpoints"]],
+          *["%s/%s" % (p["port"], p["protocol"]) for p in s["ports"]])' <<<"$OUT")"
+
+k get endpointslices -l kubernetes.io/service-name=web -w --output-watch-events >"$WORK/eps-watch.out" 2>&1 &
+eps_watch_pid=$!
+BG_PIDS+=($eps_watch_pid)
+poll_until 20 "the endpointslice watch to open" watch_registered endpointslices || fail "get -w never watched endpointslices"
+k patch endpointslice api-xyz89 --type=merge -p '{"metadata":{"labels":{"touched":"yes"}}}' >/dev/null
+expect_ok "kubectl patch an endpoint's readiness (strategic)" k patch endpointslice web-abc12 \
+  -p '{"endpoints":[{"addresses":["10.0.0.1"],"conditions":{"ready":true}},{"addresses":["10.0.0.2"],"conditions":{"ready":true}}]}'
+expect_eq "patch answer" "endpointslice.discovery.k8s.io/web-abc12 patched" "$OUT"
+expect_eq "readiness and generation after the patch" "true true 2" \
+  "$(k get endpointslice web-abc12 -o jsonpath='{.endpoints[*].conditions.ready} {.metadata.generation}')"
+if poll_until 20 "get -w to print the change" grep -q '^MODIFIED *web-abc12' "$WORK/eps-watch.out"; then
+  pass "get -w -l shows the endpointslice change"
+else
+  fail "get -w -l shows the endpointslice change: $(cat "$WORK/eps-watch.out")"
+fi
+expect_not_contains "get -w -l leaves out other services" "api-xyz89" "$(cat "$WORK/eps-watch.out")"
+kill "$eps_watch_pid" 2>/dev/null
+
+sed 's/name: http$/name: https/; s/port: 8080/port: 8443/' "$SLICE" >"$WORK/slice-https.yaml"
+expect_ok "apply with the port changed" k apply -f "$WORK/slice-https.yaml"
+expect_eq "ports replaced as a whole (listType=atomic)" '[{"name":"https","port":8443,"protocol":"TCP"}]' \
+  "$(k get endpointslice web-abc12 -o jsonpath='{.ports}')"
+sed 's/10.0.0.2/127.0.0.1/' "$SLICE" >"$WORK/slice-loopback.yaml"
+expect_fail "a loopback endpoint address is rejected" k apply -f "$WORK/slice-loopback.yaml"
+expect_contains "loopback message" \
+  'endpoints[1].addresses[0]: Invalid value: "127.0.0.1": may not be in the loopback range' "$OUT"
+sed 's/addressType: IPv4/addressType: IPX/' "$SLICE" >"$WORK/slice-type.yaml"
+expect_fail "an unknown addressType is rejected" k apply -f "$WORK/slice-type.yaml"
+expect_contains "addressType message" \
+  'addressType: Unsupported value: "IPX": supported values: "FQDN", "IPv4", "IPv6"' "$OUT"
+expect_ok "delete an endpointslice" k delete endpointslice web-abc12
+expect_eq "delete answer" 'endpointslice.discovery.k8s.io "web-abc12" deleted' "$OUT"
+expect_fail "it is gone" k get endpointslice web-abc12
+expect_ok "delete by file" k delete -f "$WORK/slice-api.yaml"
+expect_eq "no endpointslices left" "" "$(k get endpointslices -o name)"
+
 # the request log tells which calls kubectl made
 log="$(cat "$WORK/requests.log")"
 expect_contains "log records watches" '"verb":"watch","apiGroup":"example.dev","apiVersion":"v1","resource":"widgets"' "$log"
 expect_contains "log records status patches" '"verb":"patch","apiGroup":"example.dev","apiVersion":"v1","resource":"widgets","subresource":"status"' "$log"
+expect_contains "log records endpointslice watches with a label selector" \
+  '"verb":"watch","apiGroup":"discovery.k8s.io","apiVersion":"v1","resource":"endpointslices"' "$log"
 
 expect_ok "delete the CRD" k delete -f "$DATA/widgets-crd.yaml" --timeout=20s
 expect_fail "its resource type is gone" k get widgets

@@ -5,7 +5,7 @@ Contract
 --------
 Usage: blackbox_driver.py --exporter 127.0.0.1:PORT --url-template URL -n COUNT
                           --period S --duration D [--module M] [--concurrency C]
-                          [--grace S]
+                          [--grace S] [--exit-with-parent]
 
 Plays the part Prometheus plays in front of the exporter: COUNT services are each probed
 once per period S, so probes are issued at COUNT/S per second, spread evenly, for D seconds;
@@ -27,7 +27,8 @@ Prints human-readable lines, then, last, one JSON line:
      "driver_cpu_s": x, "driver_cpu_us_per_check": x}
 
 Latencies are the driver's: from sending the request to the end of the answer. The driver's
-CPU is its own (user+system), reported apart from the exporter's.
+CPU is its own (user+system), reported apart from the exporter's. With --exit-with-parent
+the driver stops (status 1, no figures) when its parent process goes away.
 """
 
 import argparse
@@ -35,6 +36,7 @@ import asyncio
 import ipaddress
 import json
 import math
+import os
 import re
 import resource
 import sys
@@ -122,6 +124,14 @@ class Connection:
         return status, body, keep_alive
 
 
+async def watch_parent():
+    parent = os.getppid()
+    while True:
+        await asyncio.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def percentile(sorted_values, p):
     if not sorted_values:
         return 0.0
@@ -176,6 +186,7 @@ async def run(args, host, port):
     queue = asyncio.Queue()
     t0 = time.monotonic()
     deadline = t0 + args.duration + args.grace
+    watcher = asyncio.create_task(watch_parent()) if args.exit_with_parent else None
     workers = [asyncio.create_task(worker(queue, Connection(host, port), args.module,
                                           args.url_template, deadline, result))
                for _ in range(args.concurrency)]
@@ -191,8 +202,8 @@ async def run(args, host, port):
         await asyncio.wait_for(queue.join(), max(0.1, deadline - time.monotonic()))
     except asyncio.TimeoutError:
         pass
-    for w in workers:
-        w.cancel()
+    for task in workers + ([watcher] if watcher else []):
+        task.cancel()
     await asyncio.gather(*workers, return_exceptions=True)
     # Missed: probes not started in time, still queued, or cancelled in flight.
     result.missed = expected - result.checks - result.transport_failures
@@ -210,6 +221,7 @@ def main():
     parser.add_argument("--module", default="http_2xx")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--grace", type=float, default=5.0)
+    parser.add_argument("--exit-with-parent", action="store_true")
     args = parser.parse_args()
     host, _, port = args.exporter.rpartition(":")
     try:

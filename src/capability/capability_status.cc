@@ -50,6 +50,11 @@ std::string Message(const StatusInputs& in, Phase phase) {
                         "; the key says unhealthy, its lease is kept");
   }
   if (in.heartbeat && !in.heartbeat->message.empty()) return in.heartbeat->message;
+  if (phase == Phase::kPending && check != nullptr && check->kind != check::CheckKind::kNone &&
+      check->status == check::CheckStatus::kPending && in.heartbeat->phase == Phase::kHealthy) {
+    return absl::StrCat("heartbeating; waiting for the first ", check::CheckKindName(check->kind),
+                        " check");
+  }
   if (phase == Phase::kPending) return "waiting for the first heartbeat";
   std::string held =
       absl::StrCat("lease held; the health key is renewed every ", d.interval_seconds, "s");
@@ -199,9 +204,9 @@ Phase PhaseOf(const StatusInputs& in) {
   if (!in.heartbeat) return Phase::kPending;
   // The operator's side first (etcd unreachable, lease lost): then it is not the service.
   const auto& check = in.heartbeat->check;
-  if (in.heartbeat->phase == Phase::kHealthy && check &&
-      check->status == check::CheckStatus::kFailing) {
-    return Phase::kUnhealthy;
+  if (in.heartbeat->phase == Phase::kHealthy && check && check->kind != check::CheckKind::kNone) {
+    if (check->status == check::CheckStatus::kFailing) return Phase::kUnhealthy;
+    if (check->status == check::CheckStatus::kPending) return Phase::kPending;
   }
   return in.heartbeat->phase;
 }

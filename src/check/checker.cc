@@ -332,5 +332,8 @@ absl::Time Checker::RunDue() { return impl_->RunDue(); }
 void Checker::Start() { impl_->Start(); }
 void Checker::Stop() { impl_->Stop(); }
 CheckGauges Checker::Gauges() const { return impl_->Gauges(); }
+void Checker::ResetHistograms() {
+  for (LatencyHistogram& h : stats_.latency) h.Reset();
+}
 
 }  // namespace hb::check

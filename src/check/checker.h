@@ -72,6 +72,8 @@ class Checker {
   void Stop();
 
   const CheckStats& stats() const { return stats_; }
+  // Starts the latency histograms afresh (benchmarks measure after warm-up).
+  void ResetHistograms();
   CheckGauges Gauges() const;
 
  private:

@@ -67,8 +67,8 @@ std::string FailureReason(CURLcode code, const Transfer& t) {
   return t.error[0] != 0 ? std::string(t.error) : std::string(curl_easy_strerror(code));
 }
 
-// The verdict of a 2xx answer's body: a JSON object's "status" decides, its
-// "dependencies" are kept.
+// What an answer's JSON body adds: its "dependencies" are kept, and for a 2xx answer its
+// "status" decides.
 void ReadBody(const std::string& body, ProbeResult& result) {
   size_t start = body.find_first_not_of(" \t\r\n");
   if (start == std::string::npos || body[start] != '{') return;
@@ -79,7 +79,7 @@ void ReadBody(const std::string& body, ProbeResult& result) {
     if (text.size() <= 4096) result.dependencies = std::move(text);
   }
   auto status = j.find("status");
-  if (status == j.end() || !status->is_string()) return;
+  if (!result.pass || status == j.end() || !status->is_string()) return;
   std::string value = absl::AsciiStrToLower(status->get<std::string>());
   if (value != "healthy") {
     result.pass = false;
@@ -250,7 +250,7 @@ void CurlProber::Impl::Complete(CURL* easy, CURLcode code) {
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     result.pass = status >= 200 && status < 300;
     if (!result.pass) result.reason = absl::StrCat("HTTP ", status);
-    if (result.pass) ReadBody(t->body, result);
+    ReadBody(t->body, result);  // a failure's reason stays the status code
   }
   ProbeDone done = std::move(t->done);
   active_.erase(std::find(active_.begin(), active_.end(), t));

@@ -139,6 +139,7 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
       Entry& e = *entry;
       slots_[slot] = std::move(entry);
       by_id_[spec.identifier] = slot;
+      ExpectCheck(e);
       // A small spread of first grants; later beats get a random phase of their own.
       Schedule(e, now + jitter_.UpTo(std::min(spec.interval, absl::Seconds(1)) * 0.25));
       fx.changed.push_back(spec.identifier);
@@ -146,6 +147,7 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
       Entry& e = *slots_[it->second];
       CapabilitySpec old = e.spec;
       e.spec = spec;
+      ExpectCheck(e);
       if (old.ttl_seconds != spec.ttl_seconds && e.lease.state == LeaseTrack::State::kHeld) {
         SetLeaseState(e, LeaseTrack::State::kRegranting);  // a new lease; the key moves to it
         e.lease.retry_at = absl::InfinitePast();

@@ -43,6 +43,17 @@ void HeartbeatEngine::Impl::SetCheck(const std::string& id, const check::CheckRe
   Apply(fx);
 }
 
+void HeartbeatEngine::Impl::ExpectCheck(Entry& e) {
+  if (options_.checker == nullptr) return;
+  if (e.check && e.check->kind == e.spec.check.kind) return;
+  check::CheckReport pending;  // until the checker's first report: nothing is known yet
+  pending.kind = e.spec.check.kind;
+  pending.since = absl::InfinitePast();
+  pending.last_check = absl::InfinitePast();
+  if (pending.kind == check::CheckKind::kNone) pending.reason = e.spec.check.none_reason;
+  e.check = pending;
+}
+
 void HeartbeatEngine::Impl::Withdraw(Entry& e, Effects& fx) {
   LogLimited(LogLevel::kWarning, "Check failing past its deregister-after period; removing the key",
              {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease.id)}});
@@ -80,7 +91,7 @@ void HeartbeatEngine::Impl::Restore(Entry& e, absl::Time now, Effects& fx) {
 
 void HeartbeatEngine::Impl::RenderCheckFields(const Entry& e, HealthValue& value) const {
   const check::CheckReport* r = e.check ? &*e.check : nullptr;
-  if (r == nullptr) return;  // no checker, or no report yet
+  if (r == nullptr) return;  // no checker
   value.check = check::CheckKindName(r->kind);
   if (r->kind == check::CheckKind::kNone) {
     value.status = "healthy";

@@ -187,6 +187,9 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- under mu_: engine_checks.cc ---
+  // With a checker: a pending report of the spec's kind until the checker reports (also
+  // after the kind changed), so that no value claims a verdict nobody reached.
+  void ExpectCheck(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deregistration: the key goes (its lease revoked) and no grant follows until Restore().
   void Withdraw(Entry& e, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Restore(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

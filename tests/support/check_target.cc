@@ -42,6 +42,8 @@ absl::StatusOr<std::unique_ptr<CheckTarget>> CheckTarget::Start(CheckTargetOptio
     if (options.client_ca) argv.insert(argv.end(), {"--client-ca", t->tls_.ca});
   }
   if (options.tcp) argv.push_back("--tcp");
+  if (options.http_port != 0)
+    argv.insert(argv.end(), {"--http-port", std::to_string(options.http_port)});
   if (!options.token_file.empty())
     argv.insert(argv.end(), {"--expect-token-file", options.token_file});
   t->process_ = std::make_unique<Process>(argv, t->dir_ + "/target.log");

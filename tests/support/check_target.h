@@ -18,6 +18,7 @@ struct CheckTargetOptions {
   bool client_ca = false;  // with tls: require a client certificate from the test CA
   bool tcp = false;        // a TCP listener that accepts and closes
   std::string token_file;  // the bearer token the target expects
+  int http_port = 0;       // 0: a free one (a restarted target reuses its old port)
 };
 
 class CheckTarget {

@@ -29,15 +29,38 @@ RUN apt-get update \
       libbrotli1 \
       libc-ares2 \
       libcivetweb1 \
+      libcom-err2 \
       libcpprest2.10 \
+      libcurl4 \
+      libffi8 \
+      libgmp10 \
+      libgnutls30 \
       libgrpc++1.51 \
       libgrpc29 \
+      libgssapi-krb5-2 \
+      libhogweed6 \
+      libidn2-0 \
+      libk5crypto3 \
+      libkeyutils1 \
+      libkrb5-3 \
+      libkrb5support0 \
+      libldap-2.5-0 \
+      libnettle8 \
+      libnghttp2-14 \
+      libp11-kit0 \
       libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 \
       libprotobuf32 \
+      libpsl5 \
       libre2-9 \
+      librtmp1 \
+      libsasl2-2 \
+      libssh2-1 \
       libssl3 \
+      libtasn1-6 \
+      libunistring2 \
       libyaml-cpp0.7 \
+      libzstd1 \
       zlib1g \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /heartbeat-operator /usr/local/bin/heartbeat-operator

@@ -4,6 +4,10 @@
 // CPU per check, check latency percentiles and memory. The first period is a warm-up (the
 // checker places each check's phase); figures cover the rest. hack/bench-checks runs it
 // side by side with Prometheus's blackbox exporter.
+//
+// --service-ref instead runs COUNT serviceRef checks: an in-memory API server (kubefake)
+// holds one EndpointSlice per service, the EndpointSliceProber lists them through its
+// informer, and the memory of that path is reported before and after.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -18,7 +22,9 @@
 #include "check/curl_prober.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "kubefake/fake_kube_client.h"
 #include "nlohmann/json.hpp"
+#include "operator/endpoint_slices.h"
 
 namespace {
 
@@ -54,7 +60,10 @@ int main(int argc, char** argv) {
   int64_t count = 10000;
   double period = 10, duration = 60, timeout = 2;
   int concurrency = 256;
-  app.add_option("--url-template", url_template, "URL of check i, with {i} in it")->required();
+  bool service_ref = false;
+  app.add_option("--url-template", url_template, "URL of check i, with {i} in it");
+  app.add_flag("--service-ref", service_ref,
+               "serviceRef checks against EndpointSlices in an in-memory API server");
   app.add_option("-n,--count", count, "Checked capabilities")->capture_default_str();
   app.add_option("--period", period, "Seconds between checks of one capability")
       ->capture_default_str();
@@ -65,13 +74,49 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   hb::Logger::Default().Configure(hb::LogLevel::kWarning, hb::LogFormat::kText);
 
+  if (!service_ref && url_template.empty()) {
+    std::cerr << "give --url-template URL or --service-ref\n";
+    return 2;
+  }
+  double rss_start = RssMiB().first;
+  hb::kubefake::FakeKubeClient kube(hb::RealClock::Get());
+  hb::op::EndpointSliceProber slices(kube, hb::RealClock::Get(), {"bench"});
+  if (service_ref) {
+    const hb::kube::ResourceRef ref{"discovery.k8s.io", "v1", "endpointslices", "bench"};
+    for (int64_t i = 0; i < count; ++i) {
+      kube.Seed(
+          ref,
+          {{"apiVersion", "discovery.k8s.io/v1"},
+           {"kind", "EndpointSlice"},
+           {"metadata",
+            {{"name", absl::StrCat("svc", i, "-abcde")},
+             {"namespace", "bench"},
+             {"labels", {{"kubernetes.io/service-name", absl::StrCat("svc", i)}}}}},
+           {"addressType", "IPv4"},
+           {"ports", {{{"name", "http"}, {"port", 8080}, {"protocol", "TCP"}}}},
+           {"endpoints",
+            {{{"addresses", {absl::StrCat("10.", i / 65536, ".", i / 256 % 256, ".", i % 256)}},
+              {"conditions", {{"ready", true}}}}}}});
+    }
+    std::cout << "seeded " << count << " EndpointSlices (RSS " << RssMiB().first - rss_start
+              << " MiB more)\n";
+  }
   hb::check::CurlProber prober;
   hb::check::Checker checker(hb::RealClock::Get(), hb::check::CheckerOptions{concurrency, 0});
   checker.SetProber(hb::check::CheckKind::kHttp, &prober);
+  checker.SetProber(hb::check::CheckKind::kServiceRef, &slices);
+  double rss_before_checks = RssMiB().first;
   for (int64_t i = 0; i < count; ++i) {
     hb::check::CheckSpec spec;
-    spec.kind = hb::check::CheckKind::kHttp;
-    spec.url = absl::StrReplaceAll(url_template, {{"{i}", std::to_string(i)}});
+    if (service_ref) {
+      spec.kind = hb::check::CheckKind::kServiceRef;
+      spec.service_namespace = "bench";
+      spec.service_name = absl::StrCat("svc", i);
+      spec.service_port = "http";
+    } else {
+      spec.kind = hb::check::CheckKind::kHttp;
+      spec.url = absl::StrReplaceAll(url_template, {{"{i}", std::to_string(i)}});
+    }
     spec.period = absl::Seconds(period);
     spec.timeout = absl::Seconds(timeout);
     checker.Upsert(absl::StrCat("bench.c", i), spec);
@@ -102,7 +147,10 @@ int main(int argc, char** argv) {
             << " us per check (" << 100 * cpu / seconds << " % of one core)\n"
             << "latency: p50 " << absl::ToDoubleMilliseconds(latency.Percentile(0.5)) << " ms, p99 "
             << absl::ToDoubleMilliseconds(latency.Percentile(0.99)) << " ms\n"
-            << "memory: RSS " << rss << " MiB, peak " << peak << " MiB\n";
+            << "memory: RSS " << rss << " MiB, peak " << peak << " MiB; checks and their "
+            << (service_ref ? "slices' cache " : "probes ") << rss - rss_before_checks
+            << " MiB = " << (rss - rss_before_checks) * 1024 * 1024 / static_cast<double>(count)
+            << " bytes per capability\n";
   nlohmann::json out = {{"checks", checks},
                         {"expected", static_cast<int64_t>(expected)},
                         {"checks_per_s", static_cast<double>(checks) / seconds},
@@ -111,6 +159,8 @@ int main(int argc, char** argv) {
                         {"p99_ms", absl::ToDoubleMilliseconds(latency.Percentile(0.99))},
                         {"rss_mb", rss},
                         {"peak_rss_mb", peak},
+                        {"bytes_per_capability",
+                         (rss - rss_before_checks) * 1024 * 1024 / static_cast<double>(count)},
                         {"failures", failed}};
   std::cout << out.dump() << std::endl;
   return 0;

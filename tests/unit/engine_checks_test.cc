@@ -150,5 +150,24 @@ TEST_F(EngineChecksTest, ARestartedEngineCarriesOnFromTheKeyWithoutAFlap) {
   EXPECT_EQ(engine_->stats().leases_adopted.load(), 1u);
 }
 
+TEST_F(EngineChecksTest, AVerdictReachedWhileEtcdIsAwayIsWrittenWhenItReturns) {
+  StartWithChecks(WriteMode::kOnChange);
+  prober_.Pass(kUrl);
+  ASSERT_TRUE(engine_->Upsert(Checked("svc.a")).ok());
+  RunBoth(absl::Seconds(5));
+  ASSERT_EQ(Value("svc.a")->status, "healthy");
+  etcd_.SetDown(true);
+  prober_.Fail(kUrl, "connection refused");
+  RunBoth(absl::Seconds(12));
+  EXPECT_EQ(engine_->GetStatus("svc.a")->check->status, check::CheckStatus::kFailing)
+      << "checks keep running while etcd is away";
+  EXPECT_EQ(Value("svc.a")->status, "healthy") << "nothing reaches etcd meanwhile";
+  etcd_.SetDown(false);
+  RunBoth(absl::Seconds(6));  // the put's retry backoff is at most 5 s
+  auto v = Value("svc.a");
+  EXPECT_EQ(v->status, "unhealthy");
+  EXPECT_EQ(v->reason, "connection refused");
+}
+
 }  // namespace
 }  // namespace hb::heartbeat

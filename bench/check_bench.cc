@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
               << " MiB more)\n";
   }
   hb::check::CurlProber prober;
-  hb::check::Checker checker(hb::RealClock::Get(), hb::check::CheckerOptions{concurrency, 0});
+  hb::check::Checker checker(hb::RealClock::Get(),
+                             hb::check::CheckerOptions{concurrency, 0, absl::Milliseconds(50)});
   checker.SetProber(hb::check::CheckKind::kHttp, &prober);
   checker.SetProber(hb::check::CheckKind::kServiceRef, &slices);
   double rss_before_checks = RssMiB().first;

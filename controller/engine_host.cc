@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
   heartbeat::EngineOptions engine_options = ToEngineOptions(flags, etcd.call_timeout);
   engine_options.writer = options.writer;
   host->checker_ = std::make_unique<check::Checker>(
-      RealClock::Get(), check::CheckerOptions{flags.check_concurrency, 0});
+      RealClock::Get(), check::CheckerOptions{flags.check_concurrency, 0, absl::Milliseconds(50)});
   if (flags.health_checks) {
     host->curl_ = std::make_unique<check::CurlProber>();
     host->grpc_ = std::make_unique<check::GrpcProber>();

@@ -39,14 +39,17 @@ class Checker::Impl {
     std::string id;
     uint32_t slot = 0;
     uint64_t incarnation = 0;
-    CheckSpec spec;
+    // Immutable once made (an Upsert replaces it), so probes started outside the lock share
+    // it instead of copying.
+    std::shared_ptr<const CheckSpec> spec_ptr;
+    const CheckSpec& spec() const { return *spec_ptr; }
     CheckState state;
     absl::Time due = absl::InfiniteFuture();
     uint32_t version = 0;  // of the live heap item
     bool in_flight = false;
     bool queued = false;  // waiting for an in-flight slot
     int round = 0;        // probes started: the second one places the phase
-    explicit Entry(const CheckSpec& s) : spec(s), state(s) {}
+    explicit Entry(const CheckSpec& s) : spec_ptr(std::make_shared<const CheckSpec>(s)), state(s) {}
   };
   struct HeapItem {
     absl::Time due;
@@ -56,7 +59,7 @@ class Checker::Impl {
   };
   struct Started {
     Prober* prober;
-    CheckSpec spec;
+    std::shared_ptr<const CheckSpec> spec;
     uint32_t slot;
     uint64_t incarnation;
     absl::Time started;
@@ -117,13 +120,13 @@ void Checker::Impl::Upsert(const std::string& id, const CheckSpec& spec) {
     Entry* e = nullptr;
     if (it != by_id_.end()) {
       e = slots_[it->second].get();
-      if (e->spec == spec) return;
-      if (e->spec.kind != spec.kind || e->spec.Target() != spec.Target() ||
-          e->spec.period != spec.period) {
+      if (e->spec() == spec) return;
+      if (e->spec().kind != spec.kind || e->spec().Target() != spec.Target() ||
+          e->spec().period != spec.period) {
         e->round = 0;  // the phase is placed again
       }
       e->state.SetSpec(spec);
-      e->spec = spec;
+      e->spec_ptr = std::make_shared<const CheckSpec>(spec);
       if (!e->in_flight && !e->queued && ProberFor(spec) != nullptr) {
         Schedule(*e, std::min(e->due, now + jitter_.UpTo(std::min(spec.period, absl::Seconds(1)))));
       }
@@ -174,7 +177,7 @@ std::optional<CheckReport> Checker::Impl::Report(const std::string& id) const {
 }
 
 void Checker::Impl::Begin(Entry& e, absl::Time now, std::vector<Started>& out) {
-  Prober* prober = ProberFor(e.spec);
+  Prober* prober = ProberFor(e.spec());
   if (prober == nullptr) return;
   if (in_flight_ >= options_.max_in_flight) {
     if (!e.queued) {
@@ -188,13 +191,15 @@ void Checker::Impl::Begin(Entry& e, absl::Time now, std::vector<Started>& out) {
   e.in_flight = true;
   in_flight_++;
   e.round++;
-  // Phase: the second probe lands anywhere in the period after the first, later ones keep
-  // that phase (skipping rounds missed while waiting).
-  absl::Time next = e.round == 2 ? now + e.spec.period / 2 + jitter_.UpTo(e.spec.period)
-                                 : std::max(e.due, now - e.spec.period) + e.spec.period;
-  if (next <= now) next = now + e.spec.period;
+  // Phase: the second probe lands anywhere from half a period to one and a half after the
+  // first (a period on average), later ones keep that phase (skipping rounds missed while
+  // waiting).
+  absl::Duration period = e.spec().period;
+  absl::Time next = e.round == 1 ? now + period / 2 + jitter_.UpTo(period)
+                                 : std::max(e.due, now - period) + period;
+  if (next <= now) next = now + period;
   Schedule(e, next);
-  out.push_back(Started{prober, e.spec, e.slot, e.incarnation, now});
+  out.push_back(Started{prober, e.spec_ptr, e.slot, e.incarnation, now});
 }
 
 absl::Time Checker::Impl::RunDue() {
@@ -229,7 +234,7 @@ void Checker::Impl::Issue(std::vector<Started>& started) {
     uint32_t slot = s.slot;
     uint64_t incarnation = s.incarnation;
     absl::Time at = s.started;
-    s.prober->Probe(s.spec, [this, slot, incarnation, at](ProbeResult result) {
+    s.prober->Probe(*s.spec, [this, slot, incarnation, at](ProbeResult result) {
       Finish(slot, incarnation, at, std::move(result));
     });
   }
@@ -238,28 +243,30 @@ void Checker::Impl::Issue(std::vector<Started>& started) {
 void Checker::Impl::Finish(uint32_t slot, uint64_t incarnation, absl::Time started,
                            ProbeResult result) {
   std::string id;
-  bool needs_seed = false;
+  std::optional<CheckSeed> seed;
+  CheckReport report;
+  bool wake = false;
   {
     absl::MutexLock lock(&mu_);
-    in_flight_--;
     Entry* e = Find(slot, incarnation);
+    if (e != nullptr && e->state.results() == 0 && seed_ != nullptr) {
+      id = e->id;  // ask for a seed without the lock (the hook takes the engine's)
+      mu_.Unlock();
+      seed = seed_(id);
+      mu_.Lock();
+      e = Find(slot, incarnation);
+    }
+    in_flight_--;
+    wake = !waiting_.empty();  // a slot is free for a waiting probe
     if (e == nullptr) {
-      wake_.NotifyAll();
+      if (wake) wake_.NotifyAll();
       return;
     }
     id = e->id;
-    needs_seed = e->state.results() == 0 && seed_ != nullptr;
-  }
-  std::optional<CheckSeed> seed = needs_seed ? seed_(id) : std::nullopt;
-  CheckReport report;
-  {
-    absl::MutexLock lock(&mu_);
-    Entry* e = Find(slot, incarnation);
-    if (e == nullptr) return;
     absl::Time now = clock_.Now(), wall = clock_.WallNow();
     if (seed) e->state.Seed(*seed, now, wall);
     e->in_flight = false;
-    int kind = static_cast<int>(e->spec.kind);
+    int kind = static_cast<int>(e->spec().kind);
     (result.pass ? stats_.passed : stats_.failed)[kind].fetch_add(1, std::memory_order_relaxed);
     stats_.latency[kind].Record(now - started);
     report = e->state.Apply(result, now, wall);
@@ -272,14 +279,14 @@ void Checker::Impl::Finish(uint32_t slot, uint64_t incarnation, absl::Time start
             {{"id", id}, {"kind", CheckKindName(report.kind)}, {"result", report.last_result}});
   }
   if (report_) report_(id, report);
-  wake_.NotifyAll();
+  if (wake) wake_.NotifyAll();
 }
 
 CheckGauges Checker::Impl::Gauges() const {
   absl::MutexLock lock(&mu_);
   CheckGauges g;
   for (const auto& slot : slots_) {
-    if (!slot || !slot->spec.Active()) continue;
+    if (!slot || !slot->spec().Active()) continue;
     const CheckReport& r = slot->state.report();
     g.checked++;
     (r.status == CheckStatus::kPending   ? g.pending
@@ -303,7 +310,9 @@ void Checker::Impl::Start() {
         absl::MutexLock lock(&mu_);
         if (stop_) return;
       }
-      wake_.WaitUntil(std::min(next, ran + absl::Seconds(1)), epoch);
+      // Timed wake-ups at least `batch_window` apart: due probes start in batches (each at
+      // most that late) instead of one thread wake-up per probe.
+      wake_.WaitUntil(std::clamp(next, ran + options_.batch_window, ran + absl::Seconds(1)), epoch);
     }
   });
 }

@@ -42,6 +42,9 @@ namespace hb::check {
 struct CheckerOptions {
   int max_in_flight = 256;
   uint64_t seed = 0;  // phase jitter seed; 0 picks a random one
+  // Start()'s thread wakes at most this often for due probes (they start in batches, each
+  // at most this late); new capabilities and freed slots wake it at once.
+  absl::Duration batch_window = absl::Milliseconds(50);
 };
 
 class Checker {

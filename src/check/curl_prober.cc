@@ -117,11 +117,13 @@ class CurlProber::Impl {
     t->spec = spec;
     t->done = std::move(done);
     t->max_body = options_.max_body_bytes;
+    bool first;
     {
       absl::MutexLock lock(&mu_);
+      first = submitted_.empty();  // else a wake-up is already on its way
       submitted_.push_back(t);
     }
-    curl_multi_wakeup(multi_);
+    if (first) curl_multi_wakeup(multi_);
   }
 
  private:
@@ -201,6 +203,7 @@ void CurlProber::Impl::Add(Transfer* t) {
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_PROXY, "");  // probes go to the service, never a proxy
   if (s.kind == CheckKind::kTcp) {
     bool v6 = s.host.find(':') != std::string::npos;
     std::string url =

@@ -23,7 +23,7 @@ CheckSpec Http(const std::string& url, absl::Duration period = absl::Seconds(10)
 class CheckerTest : public ::testing::Test {
  protected:
   explicit CheckerTest(int max_in_flight = 256)
-      : checker_(clock_, CheckerOptions{max_in_flight, 7}) {
+      : checker_(clock_, CheckerOptions{max_in_flight, 7, absl::Milliseconds(50)}) {
     checker_.SetProber(CheckKind::kHttp, &prober_);
     checker_.SetReportHook([this](const std::string& id, const CheckReport& r) {
       absl::MutexLock lock(&mu_);

@@ -23,7 +23,7 @@ const char kUrl[] = "http://svc:8080/health";
 
 class ReconcilerChecksTest : public ::testing::Test {
  protected:
-  ReconcilerChecksTest() : checker_(clock_, check::CheckerOptions{16, 5}) {
+  ReconcilerChecksTest() : checker_(clock_, check::CheckerOptions{16, 5, absl::Milliseconds(50)}) {
     etcd_.SetAutoDeliver(true);
     checker_.SetProber(check::CheckKind::kHttp, &prober_);
     heartbeat::EngineOptions options;

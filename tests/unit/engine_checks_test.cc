@@ -17,7 +17,8 @@ const char kUrl[] = "http://127.0.0.1:9/health";
 class EngineChecksTest : public EngineFixture {
  protected:
   void StartWithChecks(WriteMode mode = WriteMode::kEveryBeat) {
-    checker_ = std::make_unique<check::Checker>(clock_, check::CheckerOptions{16, 3});
+    checker_ = std::make_unique<check::Checker>(
+        clock_, check::CheckerOptions{16, 3, absl::Milliseconds(50)});
     checker_->SetProber(check::CheckKind::kHttp, &prober_);
     EngineOptions options;
     options.mode = mode;

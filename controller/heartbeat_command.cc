@@ -31,9 +31,9 @@ std::vector<CapabilitySpec> CollectCapabilities(const HeartbeatFlags& flags) {
   for (const std::string& id : flags.namespaces) {
     if (!seen.emplace(id, "--namespace").second) continue;
     CapabilitySpec spec{id, absl::Seconds(flags.engine.interval), flags.engine.ttl, "", {}};
-    spec.check = check::NoCheck(flags.engine.health_checks
-                                    ? "declared by --namespace, which names no target to probe"
-                                    : "health checks are turned off");
+    spec.check = std::make_shared<const check::CheckSpec>(check::NoCheck(
+        flags.engine.health_checks ? "declared by --namespace, which names no target to probe"
+                                   : "health checks are turned off"));
     specs.push_back(std::move(spec));
   }
   if (!flags.auto_discover) return specs;
@@ -68,7 +68,7 @@ std::vector<CapabilitySpec> CollectCapabilities(const HeartbeatFlags& flags) {
                         service.timing.ttl_seconds,
                         service.manifest.source,
                         {}};
-    spec.check = check;
+    spec.check = std::make_shared<const check::CheckSpec>(check);
     specs.push_back(std::move(spec));
   }
   LogInfo(absl::StrCat("Found ", catalog.services.size(), " Service-type capability/ies"),

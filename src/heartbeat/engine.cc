@@ -50,7 +50,9 @@ void HeartbeatEngine::SetChangeHook(std::function<void(const std::string&)> chan
 }
 absl::Status HeartbeatEngine::Upsert(const CapabilitySpec& spec) {
   absl::Status status = impl_->Upsert(spec);
-  if (status.ok() && checker_ != nullptr) checker_->Upsert(spec.identifier, spec.check);
+  if (status.ok() && checker_ != nullptr) {
+    checker_->Upsert(spec.identifier, spec.check ? *spec.check : check::NoCheck(""));
+  }
   return status;
 }
 void HeartbeatEngine::Remove(const std::string& id, Removal removal, RemovalDone done) {

@@ -67,8 +67,10 @@ struct CapabilitySpec {
   std::string identifier;
   absl::Duration interval = absl::Seconds(10);
   int64_t ttl_seconds = 30;
-  std::string source;      // optional, copied into the value
-  check::CheckSpec check;  // how the service is checked (EngineOptions::checker runs it)
+  std::string source;  // optional, copied into the value
+  // How the service is checked (EngineOptions::checker runs it); null: nothing checks it.
+  // Shared, so that a large fleet without checks carries one pointer per capability.
+  std::shared_ptr<const check::CheckSpec> check;
 };
 
 struct EngineOptions {

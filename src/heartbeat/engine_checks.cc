@@ -23,7 +23,8 @@ void HeartbeatEngine::Impl::SetCheck(const std::string& id, const check::CheckRe
     if (it == by_id_.end()) return;
     Entry& e = *slots_[it->second];
     bool verdict = !e.check || !e.check->SameVerdict(report);
-    e.check = report;
+    if (!e.check) e.check = std::make_unique<check::CheckReport>();
+    *e.check = report;
     if (report.checks > 0) seeds_.erase(id);
     if (!verdict) return;
     absl::Time now = clock_.Now();
@@ -45,13 +46,16 @@ void HeartbeatEngine::Impl::SetCheck(const std::string& id, const check::CheckRe
 
 void HeartbeatEngine::Impl::ExpectCheck(Entry& e) {
   if (options_.checker == nullptr) return;
-  if (e.check && e.check->kind == e.spec.check.kind) return;
+  check::CheckKind kind = e.spec.check ? e.spec.check->kind : check::CheckKind::kNone;
+  if (e.check && e.check->kind == kind) return;
   check::CheckReport pending;  // until the checker's first report: nothing is known yet
-  pending.kind = e.spec.check.kind;
+  pending.kind = kind;
   pending.since = absl::InfinitePast();
   pending.last_check = absl::InfinitePast();
-  if (pending.kind == check::CheckKind::kNone) pending.reason = e.spec.check.none_reason;
-  e.check = pending;
+  if (pending.kind == check::CheckKind::kNone && e.spec.check) {
+    pending.reason = e.spec.check->none_reason;
+  }
+  e.check = std::make_unique<check::CheckReport>(std::move(pending));
 }
 
 void HeartbeatEngine::Impl::Withdraw(Entry& e, Effects& fx) {
@@ -90,7 +94,7 @@ void HeartbeatEngine::Impl::Restore(Entry& e, absl::Time now, Effects& fx) {
 }
 
 void HeartbeatEngine::Impl::RenderCheckFields(const Entry& e, HealthValue& value) const {
-  const check::CheckReport* r = e.check ? &*e.check : nullptr;
+  const check::CheckReport* r = e.check.get();
   if (r == nullptr) return;  // no checker
   value.check = check::CheckKindName(r->kind);
   if (r->kind == check::CheckKind::kNone) {

@@ -217,7 +217,7 @@ HeartbeatStatus HeartbeatEngine::Impl::Snapshot(const Entry& e) const {
   s.heartbeat_count = e.heartbeat_count;
   s.last_heartbeat = e.last_ok;
   if (e.lease.Holding()) s.lease_deadline = e.lease.deadline;
-  s.check = e.check;
+  if (e.check) s.check = *e.check;
   return s;
 }
 

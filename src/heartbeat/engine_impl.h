@@ -49,8 +49,8 @@ struct Entry {
   // adoption): etcd may still have it (it extends leases when it restarts).
   bool rechecking = false;
   uint64_t heartbeat_count = 0;
-  std::optional<absl::Time> last_ok;        // wall time of the last successful put
-  std::optional<check::CheckReport> check;  // the checker's last report
+  std::optional<absl::Time> last_ok;          // wall time of the last successful put
+  std::unique_ptr<check::CheckReport> check;  // the checker's last report (with a checker)
   bool withdrawn = false;  // deregistered by its check: no lease, no key until it passes
 
   absl::Time due = absl::InfiniteFuture();  // of the live heap item

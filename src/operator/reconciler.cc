@@ -86,8 +86,8 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
                                    winner->ttl_seconds,
                                    winner->source,
                                    {}};
-    spec.check =
-        options_.health_checks ? winner->check : check::NoCheck("health checks are turned off");
+    spec.check = std::make_shared<const check::CheckSpec>(
+        options_.health_checks ? winner->check : check::NoCheck("health checks are turned off"));
     absl::Status upserted = engine_.Upsert(spec);
     if (!upserted.ok()) result.status = upserted;
   } else {

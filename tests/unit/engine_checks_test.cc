@@ -27,11 +27,13 @@ class EngineChecksTest : public EngineFixture {
   }
   static CapabilitySpec Checked(std::string id, int failure_threshold = 1) {
     CapabilitySpec spec = Spec(std::move(id));
-    spec.check.kind = check::CheckKind::kHttp;
-    spec.check.url = kUrl;
-    spec.check.period = absl::Seconds(10);
-    spec.check.timeout = absl::Seconds(2);
-    spec.check.failure_threshold = failure_threshold;
+    check::CheckSpec c;
+    c.kind = check::CheckKind::kHttp;
+    c.url = kUrl;
+    c.period = absl::Seconds(10);
+    c.timeout = absl::Seconds(2);
+    c.failure_threshold = failure_threshold;
+    spec.check = std::make_shared<const check::CheckSpec>(c);
     return spec;
   }
   // Runs engine and checker together in 100 ms steps, recording every value written.
@@ -97,7 +99,8 @@ TEST_F(EngineChecksTest, TheValueCarriesTheVerdictAndAFailureIsWrittenAtOnce) {
 TEST_F(EngineChecksTest, ACapabilityWithoutATargetSaysCheckNone) {
   StartWithChecks();
   CapabilitySpec spec = Spec("svc.n");
-  spec.check = check::NoCheck("no target: no rest interface");
+  spec.check =
+      std::make_shared<const check::CheckSpec>(check::NoCheck("no target: no rest interface"));
   ASSERT_TRUE(engine_->Upsert(spec).ok());
   RunBoth(absl::Seconds(2));
   auto v = Value("svc.n");
@@ -110,7 +113,9 @@ TEST_F(EngineChecksTest, ACapabilityWithoutATargetSaysCheckNone) {
 TEST_F(EngineChecksTest, DeregistrationRemovesTheKeyAndAPassBringsItBack) {
   StartWithChecks();
   CapabilitySpec spec = Checked("svc.a");
-  spec.check.deregister_after = absl::Seconds(30);
+  check::CheckSpec c = *spec.check;
+  c.deregister_after = absl::Seconds(30);
+  spec.check = std::make_shared<const check::CheckSpec>(c);
   prober_.Pass(kUrl);
   ASSERT_TRUE(engine_->Upsert(spec).ok());
   RunBoth(absl::Seconds(12));

@@ -28,7 +28,12 @@ bool CheckReport::SameVerdict(const CheckReport& o) const {
          deregistered == o.deregistered && dependencies == o.dependencies;
 }
 
-CheckState::CheckState(const CheckSpec& spec) : spec_(spec) {
+CheckState::Limits CheckState::LimitsOf(const CheckSpec& s) {
+  return Limits{s.kind,           s.failure_threshold, s.success_threshold,
+                s.flap_threshold, s.flap_window,       s.deregister_after};
+}
+
+CheckState::CheckState(const CheckSpec& spec) : spec_(LimitsOf(spec)) {
   report_.kind = spec.kind;
   report_.since = absl::InfinitePast();
   report_.last_check = absl::InfinitePast();
@@ -40,7 +45,7 @@ void CheckState::SetSpec(const CheckSpec& spec) {
     *this = CheckState(spec);
     return;
   }
-  spec_ = spec;
+  spec_ = LimitsOf(spec);
 }
 
 void CheckState::Seed(const CheckSeed& seed, absl::Time now, absl::Time wall) {
@@ -113,9 +118,9 @@ void CheckState::Enter(CheckStatus status, absl::Time now, absl::Time wall) {
 }
 
 void CheckState::UpdateFlapping(absl::Time now) {
-  while (!transitions_.empty() && transitions_.front() <= now - spec_.flap_window) {
-    transitions_.pop_front();
-  }
+  auto kept = std::find_if(transitions_.begin(), transitions_.end(),
+                           [&](absl::Time t) { return t > now - spec_.flap_window; });
+  transitions_.erase(transitions_.begin(), kept);
   int changes = static_cast<int>(transitions_.size());
   if (!report_.flapping && changes > spec_.flap_threshold) report_.flapping = true;
   if (report_.flapping && changes == 0) report_.flapping = false;

@@ -17,8 +17,8 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "check/check_spec.h"
@@ -92,10 +92,23 @@ class CheckState {
   void UpdateFlapping(absl::Time now);
   void UpdateDeregistered(absl::Time now);
 
-  CheckSpec spec_;
+  // What the state machine needs of the spec (a full copy per capability would cost more
+  // than the rest of the state).
+  struct Limits {
+    CheckKind kind = CheckKind::kNone;
+    int failure_threshold = 3;
+    int success_threshold = 1;
+    int flap_threshold = 5;
+    absl::Duration flap_window;
+    absl::Duration deregister_after;
+  };
+  static Limits LimitsOf(const CheckSpec& spec);
+
+  Limits spec_;
   CheckReport report_;
   absl::Time failing_since_ = absl::InfiniteFuture();  // monotonic; kFailing only
-  std::deque<absl::Time> transitions_;                 // monotonic, within flap_window
+  // Monotonic times of the changes within flap_window, oldest first (a few at most).
+  std::vector<absl::Time> transitions_;
   bool seeded_ = false;
 };
 

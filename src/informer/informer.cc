@@ -49,6 +49,9 @@ Informer::State Informer::List(const CancelToken& cancel) {
     return State::kListing;
   }
   size_t objects = listed->items.size();
+  if (options_.transform) {
+    for (nlohmann::json& item : listed->items) item = options_.transform(std::move(item));
+  }
   std::vector<InformerEvent> events = cache_.Replace(std::move(listed->items));
   backoff_.Reset();
   Recovered("list");
@@ -141,6 +144,7 @@ void Informer::OnWatchEvent(kube::WatchEvent event, bool* progress) {
     return;
   }
   *progress = true;
+  if (options_.transform) event.object = options_.transform(std::move(event.object));
   std::optional<InformerEvent> change = cache_.Apply(event.type, std::move(event.object));
   if (!rv.empty()) SetResourceVersion(rv);
   if (change.has_value()) Emit(*change);

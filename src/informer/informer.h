@@ -58,6 +58,11 @@ struct InformerOptions {
   BackoffPolicy backoff{absl::Milliseconds(800), absl::Seconds(30), 2.0, 0.5};
   uint64_t jitter_seed = 0;  // 0: random
   std::string name;          // for logs; default: the resource
+  // Applied to every object before it is cached and handed to handlers (client-go's
+  // SetTransform): a consumer that needs a few fields keeps only those, so a large
+  // collection costs its fields, not whole objects. It must keep metadata.name,
+  // metadata.namespace and metadata.resourceVersion. Null: objects are kept whole.
+  std::function<nlohmann::json(nlohmann::json)> transform;
 };
 
 class Informer {

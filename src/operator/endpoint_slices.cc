@@ -23,15 +23,47 @@ std::string String(const nlohmann::json& o, const char* name) {
   return f.is_string() ? f.get<std::string>() : "";
 }
 
+// What a probe reads of a slice: its identity, service label, port names and numbers, and
+// each endpoint's ready condition (addresses, topology and the rest are dropped).
+nlohmann::json Slim(nlohmann::json slice) {
+  const nlohmann::json& metadata = Child(slice, "metadata");
+  nlohmann::json out = {
+      {"metadata",
+       {{"name", String(metadata, "name")},
+        {"namespace", String(metadata, "namespace")},
+        {"resourceVersion", String(metadata, "resourceVersion")},
+        {"labels", {{kServiceLabel, String(Child(metadata, "labels"), kServiceLabel)}}}}}};
+  nlohmann::json ports = nlohmann::json::array();
+  for (const nlohmann::json& port : Child(slice, "ports")) {
+    if (!port.is_object()) continue;
+    nlohmann::json p = nlohmann::json::object();
+    if (port.contains("name")) p["name"] = port["name"];
+    if (port.contains("port")) p["port"] = port["port"];
+    ports.push_back(std::move(p));
+  }
+  nlohmann::json endpoints = nlohmann::json::array();
+  for (const nlohmann::json& endpoint : Child(slice, "endpoints")) {
+    if (!endpoint.is_object()) continue;
+    const nlohmann::json& ready = Child(Child(endpoint, "conditions"), "ready");
+    endpoints.push_back({{"conditions", ready.is_boolean() ? nlohmann::json{{"ready", ready}}
+                                                           : nlohmann::json::object()}});
+  }
+  out["ports"] = std::move(ports);
+  out["endpoints"] = std::move(endpoints);
+  return out;
+}
+
 }  // namespace
 
 EndpointSliceProber::EndpointSliceProber(kube::KubeClient& kube, Clock& clock,
-                                         std::vector<std::string> namespaces) {
+                                         std::vector<std::string> namespaces, int64_t page_size) {
   if (namespaces.empty()) namespaces.push_back("");
   for (const std::string& ns : namespaces) {
     informer::InformerOptions o;
     o.ref = kEndpointSlices.InNamespace(ns);
     o.label_selector = kServiceLabel;
+    o.page_size = page_size;
+    o.transform = Slim;
     o.name = ns.empty() ? "endpointslices" : absl::StrCat("endpointslices in ", ns);
     informers_.push_back(std::make_unique<informer::Informer>(kube, clock, o));
     informers_.back()->AddHandler([this](const informer::InformerEvent& e) { OnSlice(e); });

@@ -34,7 +34,9 @@ namespace hb::op {
 
 class EndpointSliceProber final : public check::Prober {
  public:
-  EndpointSliceProber(kube::KubeClient& kube, Clock& clock, std::vector<std::string> namespaces);
+  // `page_size`: objects per list page (0: one unpaged list).
+  EndpointSliceProber(kube::KubeClient& kube, Clock& clock, std::vector<std::string> namespaces,
+                      int64_t page_size = 500);
   ~EndpointSliceProber() override;
   EndpointSliceProber(const EndpointSliceProber&) = delete;
   EndpointSliceProber& operator=(const EndpointSliceProber&) = delete;

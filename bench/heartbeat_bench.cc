@@ -26,27 +26,12 @@
 #include "etcd/grpc_etcd_client.h"
 #include "heartbeat/engine.h"
 #include "heartbeat/engine_runner.h"
+#include "process_stats.h"
+
+using hb::bench::CpuSeconds;
+using hb::bench::RssMiB;
 
 namespace {
-
-double CpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-// Current and peak resident set size in MiB, from /proc/self/status.
-std::pair<double, double> RssMiB() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  double rss = 0, peak = 0;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) rss = std::stod(line.substr(6)) / 1024.0;
-    if (line.rfind("VmHWM:", 0) == 0) peak = std::stod(line.substr(6)) / 1024.0;
-  }
-  return {rss, peak};
-}
 
 // Grants `count` leases, then sends keep-alives for all of them as fast as the client's
 // stream takes them, for `seconds`: the raw capacity of one keep-alive stream.

@@ -118,6 +118,8 @@ CLI::App* AddControllerCommand(CLI::App& app, ControllerFlags& flags) {
                 "Also export each capability's last success time and TTL remaining (one series "
                 "per capability)")
       ->group("Serving");
+  // Capabilities are written by tenants: their checks may read files only from here.
+  flags.engine.check_files_dir = "/etc/heartbeat-operator/checks";
   AddEngineFlags(*cmd, flags.engine);
   AddEtcdFlags(*cmd, flags.etcd);
   return cmd;

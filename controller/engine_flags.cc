@@ -75,6 +75,13 @@ void AddEngineFlags(CLI::App& command, EngineFlags& flags) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100000))
       ->group("Health checks");
+  command
+      .add_option("--check-files-dir", flags.check_files_dir,
+                  "Directory the health checks' bearer token and TLS files must be in (the "
+                  "controller's default keeps a Capability from sending the operator's own "
+                  "credentials, e.g. its service account token, to a URL; empty: anywhere)")
+      ->capture_default_str()
+      ->group("Health checks");
 }
 
 std::string CheckTiming(const EngineFlags& flags) {

@@ -27,6 +27,7 @@ struct EngineFlags {
   // Health checks (check/checker.h).
   bool health_checks = true;
   int check_concurrency = 256;
+  std::string check_files_dir;  // token and TLS files of checks only from here ("": anywhere)
 };
 
 void AddEngineFlags(CLI::App& command, EngineFlags& flags);

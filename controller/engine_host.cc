@@ -52,8 +52,10 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
   host->checker_ = std::make_unique<check::Checker>(
       RealClock::Get(), check::CheckerOptions{flags.check_concurrency, 0, absl::Milliseconds(50)});
   if (flags.health_checks) {
-    host->curl_ = std::make_unique<check::CurlProber>();
-    host->grpc_ = std::make_unique<check::GrpcProber>();
+    check::CurlProberOptions curl;
+    curl.files_dir = flags.check_files_dir;
+    host->curl_ = std::make_unique<check::CurlProber>(curl);
+    host->grpc_ = std::make_unique<check::GrpcProber>(flags.check_files_dir);
     host->checker_->SetProber(check::CheckKind::kHttp, host->curl_.get());
     host->checker_->SetProber(check::CheckKind::kTcp, host->curl_.get());
     host->checker_->SetProber(check::CheckKind::kGrpc, host->grpc_.get());

@@ -220,7 +220,7 @@ expect_eq "full: --check-concurrency=64; every capability Role reads EndpointSli
   "--check-concurrency=64 shared team-a team-b" \
   "$(yq_ "$WORK/full.yaml" '[a for a in container()["args"] if a.startswith("--check-concurrency")] + sorted(r["metadata"]["namespace"] for r in by_kind["Role"] for rule in r["rules"] if rule["resources"] == ["endpointslices"] and rule["apiGroups"] == ["discovery.k8s.io"] and sorted(rule["verbs"]) == ["get", "list", "watch"])' | xargs)"
 expect_eq "full: extraVolumes and extraVolumeMounts: the probe Secret is mounted read-only" \
-  "probe-tls:/etc/heartbeat-operator/probe-tls:True:probe-client-tls" \
+  "probe-tls:/etc/heartbeat-operator/checks/probe-tls:True:probe-client-tls" \
   "$(yq_ "$WORK/full.yaml" '[m["name"] + ":" + m["mountPath"] + ":" + str(m.get("readOnly")) + ":" + [v["secret"]["secretName"] for v in deployment()["spec"]["template"]["spec"]["volumes"] if v["name"] == m["name"]][0] for m in container()["volumeMounts"] if m["name"] == "probe-tls"]' | xargs)"
 expect_eq "full: ServiceMonitor scrapes the metrics port of the metrics Service" \
   "metrics /metrics 15s prometheus True" \

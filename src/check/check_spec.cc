@@ -68,6 +68,21 @@ std::string CheckSpec::Target() const {
   return "";
 }
 
+absl::Status CheckFilesAllowed(const CheckSpec& s, const std::string& dir) {
+  if (dir.empty()) return absl::OkStatus();
+  std::string prefix = dir.back() == '/' ? dir : dir + "/";
+  for (const std::string* file :
+       {&s.bearer_token_file, &s.tls.ca_file, &s.tls.cert_file, &s.tls.key_file}) {
+    if (file->empty()) continue;
+    if (!absl::StartsWith(*file, prefix) || absl::StrContains(*file, "/../") ||
+        absl::EndsWith(*file, "/..")) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("file ", *file, " is outside the check files directory ", dir));
+    }
+  }
+  return absl::OkStatus();
+}
+
 CheckSpec NoCheck(std::string reason) {
   CheckSpec spec;
   spec.none_reason = std::move(reason);

@@ -90,4 +90,10 @@ absl::Status ValidateCheckSpec(const CheckSpec& spec, const std::string& field_p
 // A spec that checks nothing, saying why.
 CheckSpec NoCheck(std::string reason);
 
+// Whether the files a spec reads (bearer token, CA, client certificate and key) lie inside
+// `dir` (empty: anywhere). A Capability's author must not be able to make the operator send
+// its own credentials (its service account token) to a URL of their choosing: in controller
+// mode only files under --check-files-dir are read. PermissionDenied naming the file.
+absl::Status CheckFilesAllowed(const CheckSpec& spec, const std::string& dir);
+
 }  // namespace hb::check

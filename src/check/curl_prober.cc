@@ -113,6 +113,10 @@ class CurlProber::Impl {
   }
 
   void Probe(const CheckSpec& spec, ProbeDone done) {
+    if (absl::Status allowed = CheckFilesAllowed(spec, options_.files_dir); !allowed.ok()) {
+      done(ProbeResult{false, std::string(allowed.message()), absl::ZeroDuration(), ""});
+      return;
+    }
     auto* t = new Transfer();
     t->spec = spec;
     t->done = std::move(done);

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "check/prober.h"
 
@@ -27,6 +28,7 @@ namespace hb::check {
 struct CurlProberOptions {
   long max_connections = 1024;      // connections kept open for reuse
   long max_body_bytes = 64 * 1024;  // more of a body is not read for its JSON status
+  std::string files_dir;            // token and TLS files only from here ("": anywhere)
 };
 
 class CurlProber final : public Prober {

@@ -56,7 +56,8 @@ struct Call {
 
 class GrpcProber::Impl {
  public:
-  Impl() : thread_([this] { Loop(); }) {}
+  explicit Impl(std::string files_dir)
+      : files_dir_(std::move(files_dir)), thread_([this] { Loop(); }) {}
 
   ~Impl() {
     {
@@ -69,6 +70,10 @@ class GrpcProber::Impl {
   }
 
   void Probe(const CheckSpec& spec, ProbeDone done) {
+    if (absl::Status allowed = CheckFilesAllowed(spec, files_dir_); !allowed.ok()) {
+      done(ProbeResult{false, std::string(allowed.message()), absl::ZeroDuration(), ""});
+      return;
+    }
     auto* call = new Call();
     call->done = std::move(done);
     call->started = absl::Now();
@@ -147,6 +152,7 @@ class GrpcProber::Impl {
     call.done(std::move(result));
   }
 
+  const std::string files_dir_;
   grpc::CompletionQueue cq_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -155,7 +161,8 @@ class GrpcProber::Impl {
   std::thread thread_;  // last: starts after the members it uses
 };
 
-GrpcProber::GrpcProber() : impl_(std::make_unique<Impl>()) {}
+GrpcProber::GrpcProber(std::string files_dir)
+    : impl_(std::make_unique<Impl>(std::move(files_dir))) {}
 GrpcProber::~GrpcProber() = default;
 void GrpcProber::Probe(const CheckSpec& spec, ProbeDone done) {
   impl_->Probe(spec, std::move(done));

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "check/prober.h"
 
@@ -19,7 +20,8 @@ namespace hb::check {
 
 class GrpcProber final : public Prober {
  public:
-  GrpcProber();
+  // `files_dir`: TLS files only from here ("": anywhere).
+  explicit GrpcProber(std::string files_dir = "");
   ~GrpcProber() override;
   GrpcProber(const GrpcProber&) = delete;
   GrpcProber& operator=(const GrpcProber&) = delete;

@@ -178,5 +178,27 @@ TEST(CheckSpecTest, ValidationNamesTheField) {
   EXPECT_FALSE(ValidateCheckSpec(s, "").ok());
 }
 
+TEST(CheckSpecTest, FilesOutsideTheChecksDirectoryAreRefused) {
+  CheckSpec s = Spec();
+  const std::string dir = "/etc/heartbeat-operator/checks";
+  EXPECT_TRUE(CheckFilesAllowed(s, dir).ok());
+  s.bearer_token_file = "/etc/heartbeat-operator/checks/probe/token";
+  EXPECT_TRUE(CheckFilesAllowed(s, dir).ok());
+  s.bearer_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  absl::Status refused = CheckFilesAllowed(s, dir);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.message(),
+            "file /var/run/secrets/kubernetes.io/serviceaccount/token is outside the check files "
+            "directory /etc/heartbeat-operator/checks");
+  s.bearer_token_file = "/etc/heartbeat-operator/checks/../../../var/run/token";
+  EXPECT_FALSE(CheckFilesAllowed(s, dir).ok());
+  s.bearer_token_file = "/etc/heartbeat-operator/checks-other/token";
+  EXPECT_FALSE(CheckFilesAllowed(s, dir).ok());
+  s.bearer_token_file.clear();
+  s.tls.key_file = "/root/.ssh/id_ed25519";
+  EXPECT_FALSE(CheckFilesAllowed(s, dir).ok());
+  EXPECT_TRUE(CheckFilesAllowed(s, "").ok()) << "standalone: anywhere";
+}
+
 }  // namespace
 }  // namespace hb::check

@@ -116,6 +116,23 @@ TEST_F(HttpProberTest, HeadersAndABearerTokenFromAFile) {
   EXPECT_EQ((*target)->Stats()["authorized"].get<int>(), 1);
 }
 
+TEST(HttpProberFilesTest, ATokenFileOutsideTheChecksDirectoryIsNeverRead) {
+  auto target = CheckTarget::Start();
+  ASSERT_TRUE(target.ok());
+  std::string dir = hb::testing::MakeTempDir("checks");
+  std::string outside = hb::testing::MakeTempDir("secrets") + "/token";
+  std::ofstream(outside) << "operator-credentials\n";
+  CurlProberOptions options;
+  options.files_dir = dir;
+  CurlProber prober(options);
+  CheckSpec spec = Http((*target)->HttpUrl());
+  spec.bearer_token_file = outside;
+  ProbeResult refused = ProbeNow(prober, spec);
+  EXPECT_FALSE(refused.pass);
+  EXPECT_NE(refused.reason.find("outside the check files directory"), std::string::npos);
+  EXPECT_EQ((*target)->Stats()["requests"].get<int>(), 0) << "nothing was sent";
+}
+
 TEST(HttpsProberTest, VerifiesTheServerAndSendsAClientCertificate) {
   auto target = CheckTarget::Start({true, true, false, ""});
   ASSERT_TRUE(target.ok()) << target.status();

@@ -50,12 +50,6 @@ class Reader {
   absl::Status status_;
 };
 
-std::string JoinUrl(std::string base, const std::string& path) {
-  if (path.empty()) return base;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return absl::StrCat(base, path.front() == '/' ? "" : "/", path);
-}
-
 absl::Status ReadTarget(const nlohmann::json& health, const std::string& ns,
                         check::CheckSpec& spec) {
   Reader h(health, "");
@@ -68,7 +62,7 @@ absl::Status ReadTarget(const nlohmann::json& health, const std::string& ns,
   }
   if (!url.empty()) {
     spec.kind = check::CheckKind::kHttp;
-    spec.url = JoinUrl(url, endpoint);
+    spec.url = check::JoinUrl(url, endpoint);
   } else if (const nlohmann::json* tcp = Field(health, "tcp")) {
     Reader r(*tcp, "tcp.");
     spec.kind = check::CheckKind::kTcp;

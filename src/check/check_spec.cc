@@ -83,6 +83,12 @@ absl::Status CheckFilesAllowed(const CheckSpec& s, const std::string& dir) {
   return absl::OkStatus();
 }
 
+std::string JoinUrl(std::string base, const std::string& path) {
+  if (path.empty()) return base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return absl::StrCat(base, path.front() == '/' ? "" : "/", path);
+}
+
 CheckSpec NoCheck(std::string reason) {
   CheckSpec spec;
   spec.none_reason = std::move(reason);

@@ -87,6 +87,10 @@ enum class FieldNames { kCrd, kManifest };
 absl::Status ValidateCheckSpec(const CheckSpec& spec, const std::string& field_prefix,
                                FieldNames names = FieldNames::kCrd);
 
+// `base` (a URL) followed by `path` ("/health"), with exactly one slash between them;
+// `base` alone when `path` is empty.
+std::string JoinUrl(std::string base, const std::string& path);
+
 // A spec that checks nothing, saying why.
 CheckSpec NoCheck(std::string reason);
 

@@ -13,12 +13,6 @@ bool IsAnyAddress(const std::string& host) {
   return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
 }
 
-std::string JoinUrl(std::string base, const std::string& path) {
-  if (path.empty()) return base;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return absl::StrCat(base, path.front() == '/' ? "" : "/", path);
-}
-
 }  // namespace
 
 absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
@@ -44,7 +38,7 @@ absl::StatusOr<check::CheckSpec> ResolveCheck(const Manifest& m, const Heartbeat
   std::string h = m.service_path + ".health";
   if (!m.url.empty()) {
     spec.kind = check::CheckKind::kHttp;
-    spec.url = JoinUrl(m.url, m.endpoint);
+    spec.url = check::JoinUrl(m.url, m.endpoint);
   } else if (m.tcp_port != 0) {
     spec.kind = check::CheckKind::kTcp;
     spec.host = m.tcp_host;
@@ -67,7 +61,7 @@ absl::StatusOr<check::CheckSpec> ResolveCheck(const Manifest& m, const Heartbeat
     std::string host = IsAnyAddress(m.rest_host) ? defaults.any_host : m.rest_host;
     if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
     spec.kind = check::CheckKind::kHttp;
-    spec.url = JoinUrl(absl::StrCat("http://", host, ":", m.rest_port), m.endpoint);
+    spec.url = check::JoinUrl(absl::StrCat("http://", host, ":", m.rest_port), m.endpoint);
   }
   spec.period = absl::Seconds(timing.interval_seconds);
   spec.timeout = m.timeout.value_or(spec.period / 2);

@@ -1,5 +1,7 @@
 #include "support/etcd_cluster.h"
 
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
@@ -67,16 +69,29 @@ int EtcdCluster::Leader(int skip) {
 bool EtcdCluster::Replace(int i) {
   int via = (i + 1) % size();
   member(i).Kill();
-  CommandResult list = Etcdctl(via, {"member", "list", "-w", "json"});
-  auto members = nlohmann::json::parse(list.output, nullptr, false);
-  if (!members.is_object()) return false;
-  std::string id;
-  for (const auto& m : members["members"]) {
-    if (m.value("name", "") == member(i).name()) {
-      id = absl::StrCat(absl::Hex(m.value("ID", uint64_t{0})));
-    }
+  // Right after the kill the cluster may be electing a leader (the killed member may have
+  // led it): membership calls then fail for a moment, so they are retried.
+  bool tried = false;
+  bool removed = WaitFor(
+      [&] {
+        CommandResult list = Etcdctl(via, {"member", "list", "-w", "json"});
+        auto members = nlohmann::json::parse(list.output, nullptr, false);
+        if (list.exit_code != 0 || !members.is_object()) return false;
+        std::string id;
+        for (const auto& m : members["members"]) {
+          if (m.value("name", "") == member(i).name()) {
+            id = absl::StrCat(absl::Hex(m.value("ID", uint64_t{0})));
+          }
+        }
+        if (id.empty()) return tried;  // gone: an earlier remove went through
+        tried = true;
+        return Etcdctl(via, {"member", "remove", id}).exit_code == 0;
+      },
+      absl::Seconds(20));
+  if (!removed) {
+    std::cerr << "etcd cluster: member " << member(i).name() << " could not be removed\n";
+    return false;
   }
-  if (id.empty() || Etcdctl(via, {"member", "remove", id}).exit_code != 0) return false;
   // etcd refuses to add a member ("unhealthy cluster") until every member has been
   // connected for a few seconds after the removal.
   bool added = WaitFor(
@@ -86,7 +101,10 @@ bool EtcdCluster::Replace(int i) {
                    .exit_code == 0;
       },
       absl::Seconds(20));
-  if (!added) return false;
+  if (!added) {
+    std::cerr << "etcd cluster: member " << member(i).name() << " could not be added back\n";
+    return false;
+  }
   return member(i).Restart(/*wipe=*/true, "existing");
 }
 

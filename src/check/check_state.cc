@@ -99,14 +99,6 @@ const CheckReport& CheckState::Apply(const ProbeResult& r, absl::Time now, absl:
   return report_;
 }
 
-bool CheckState::Tick(absl::Time now, absl::Time /*wall*/) {
-  CheckReport before = report_;
-  UpdateFlapping(now);
-  UpdateDeregistered(now);
-  report_.transition = !report_.SameVerdict(before);
-  return report_.transition;
-}
-
 void CheckState::Enter(CheckStatus status, absl::Time now, absl::Time wall) {
   if (report_.status != CheckStatus::kPending) {
     transitions_.push_back(now);  // leaving pending is the first verdict, not a change

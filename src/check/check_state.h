@@ -80,9 +80,6 @@ class CheckState {
 
   // Applies one result at monotonic `now`, wall time `wall`.
   const CheckReport& Apply(const ProbeResult& result, absl::Time now, absl::Time wall);
-  // Re-evaluates time-based state without a result (flapping ending, deregistration).
-  // Returns true when something changed.
-  bool Tick(absl::Time now, absl::Time wall);
 
   const CheckReport& report() const { return report_; }
   uint64_t results() const { return report_.checks; }

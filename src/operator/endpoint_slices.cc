@@ -111,11 +111,6 @@ void EndpointSliceProber::Stop() {
   threads_.clear();
 }
 
-bool EndpointSliceProber::Synced() const {
-  absl::MutexLock lock(&mu_);
-  return synced_;
-}
-
 void EndpointSliceProber::OnSlice(const informer::InformerEvent& event) {
   const nlohmann::json& labels = Child(Child(event.object, "metadata"), "labels");
   std::string ns = String(Child(event.object, "metadata"), "namespace");

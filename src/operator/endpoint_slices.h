@@ -53,7 +53,6 @@ class EndpointSliceProber final : public check::Prober {
   };
   // Endpoints of service `ns`/`name` exposing `port` ("" any), from the cache.
   Count Endpoints(const std::string& ns, const std::string& name, const std::string& port) const;
-  bool Synced() const;
 
  private:
   struct Slice {

@@ -142,6 +142,9 @@ TEST(LeaderElectorTest, ALeaderThatCannotRenewStopsLeading) {
   a.Start();
   ASSERT_TRUE(Eventually([&] { return a.elector.IsLeader(); }));
   h.driver.Pause();  // the failures begin at a defined virtual instant
+  // a may be in the middle of an attempt that the last move of the clock woke: wait until
+  // it sleeps again, so no attempt straddles the instant.
+  ASSERT_TRUE(h.clock.AwaitSleepers(1, absl::Seconds(10)));
   absl::Time failing_since = h.clock.Now();
   h.kube.FailNext(kubefake::Verb::kGet, absl::UnavailableError("connection refused"), 1000);
   h.driver.Resume();
@@ -167,6 +170,9 @@ TEST(LeaderElectorTest, ALeaderWokenPastItsRenewDeadlineStopsWithoutRenewing) {
   ASSERT_TRUE(Eventually([&] { return a.elector.IsLeader(); }));
   ASSERT_TRUE(Eventually([&] { return a.ValidUntil() > h.clock.Now() + absl::Seconds(8); }));
   h.driver.Pause();
+  // A renewal the last move of the clock woke may still be under way: read the permit and
+  // the Lease only once a sleeps again (time stands still meanwhile).
+  ASSERT_TRUE(h.clock.AwaitSleepers(1, absl::Seconds(10)));
   absl::Time until = a.ValidUntil();
   std::string renewed = h.kube.Object(kLeases, "heartbeat-operator").value()["spec"]["renewTime"];
   // The process is frozen for 20 s (SIGSTOP): its monotonic clock runs on meanwhile.

@@ -43,11 +43,18 @@ std::vector<CapabilitySpec> CollectCapabilities(const HeartbeatFlags& flags) {
     return {};
   }
   for (const std::string& error : contents->errors) LogError(absl::StrCat("Skipping ", error));
+  for (const std::string& other : contents->ignored) LogInfo(absl::StrCat("Ignoring ", other));
   manifest::Catalog catalog =
       manifest::BuildCatalog(contents->documents, {flags.engine.interval, flags.engine.ttl},
                              manifest::CheckDefaults{flags.engine.health_checks, flags.check_host});
   for (const std::string& error : catalog.errors) LogError(absl::StrCat("Skipping ", error));
   for (const std::string& note : catalog.notes) LogWarning(note);
+  for (const manifest::Manifest& other : catalog.others) {
+    LogInfo(absl::StrCat("Discovered ",
+                         other.declared_type.empty() ? "non-Service" : other.declared_type, ": ",
+                         other.identifier, " (no chora_service block: no heartbeat)"),
+            {{"source", other.source}});
+  }
   for (const auto& service : catalog.services) {
     const std::string& id = service.manifest.identifier;
     if (auto [it, inserted] = seen.emplace(id, service.manifest.source); !inserted) {
@@ -158,7 +165,6 @@ int RunHeartbeat(const HeartbeatFlags& flags) {
                          ", TTL: ", specs[0].ttl_seconds, "s"));
   }
 
-  BlockTerminationSignals();  // before any thread starts
   auto host = EngineHost::Create(*client_options, flags.engine);
   if (!host.ok()) {
     LogError("Cannot set up the etcd client", {{"error", host.status().message()}});

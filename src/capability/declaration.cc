@@ -7,6 +7,7 @@
 #include "capability/health_spec.h"
 #include "capability/json_fields.h"
 #include "common/time_format.h"
+#include "manifest/bounds.h"
 #include "manifest/manifest.h"
 
 namespace hb::capability {
@@ -118,15 +119,17 @@ Declaration FromCapability(const nlohmann::json& capability) {
       paused != nullptr && paused->is_boolean()) {
     d.paused = paused->get<bool>();
   }
-  if (error.empty() && d.ttl_seconds < 2) {
-    error = absl::StrCat("spec.heartbeat.ttlSeconds: must be at least 2, got ", d.ttl_seconds);
-  } else if (error.empty() && d.interval_seconds < 1) {
-    error = absl::StrCat("spec.heartbeat.intervalSeconds: must be at least 1, got ",
-                         d.interval_seconds);
-  } else if (error.empty() && d.interval_seconds >= d.ttl_seconds) {
-    error = absl::StrCat("spec.heartbeat.intervalSeconds: ", d.interval_seconds,
-                         " must be below spec.heartbeat.ttlSeconds (", d.ttl_seconds,
-                         "), or the key expires between heartbeats");
+  // The same bounds as every other source (manifest/bounds.h): the CRD's, which the API
+  // server enforces too when it evaluates the schema.
+  for (const absl::Status& bound :
+       {manifest::ValidateTiming(d.interval_seconds, d.ttl_seconds,
+                                 "spec.heartbeat.intervalSeconds", "spec.heartbeat.ttlSeconds",
+                                 "spec.heartbeat.intervalSeconds"),
+        manifest::ValidateLength(d.title, manifest::kMaxTitleLength, "spec.title"),
+        manifest::ValidateLength(d.version, manifest::kMaxVersionLength, "spec.version"),
+        manifest::ValidateLength(d.endpoint, manifest::kMaxEndpointLength,
+                                 "spec.health.endpoint")}) {
+    if (!bound.ok() && error.empty()) error = std::string(bound.message());
   }
   auto check = HealthSpecFromJson(health, d.ns, d.interval_seconds);
   if (check.ok()) {

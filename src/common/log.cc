@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
@@ -24,12 +25,37 @@ const char* UpperName(LogLevel level) {
   return "INFO";
 }
 
+bool IsControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+
+// A text-format value: bare when it is one plain token, else JSON-quoted (escaped).
 std::string TextValue(const nlohmann::json& value) {
   if (value.is_string()) {
     const std::string& s = value.get_ref<const std::string&>();
-    if (s.find_first_of(" \"=") == std::string::npos && !s.empty()) return s;
+    bool plain = !s.empty() && s.find_first_of(" \"=\\") == std::string::npos &&
+                 std::none_of(s.begin(), s.end(), IsControl);
+    if (plain) return s;
   }
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The message with control characters escaped: one event is always one line.
+std::string TextMessage(absl::string_view msg) {
+  if (std::none_of(msg.begin(), msg.end(), IsControl)) return std::string(msg);
+  std::string out;
+  for (char c : msg) {
+    if (!IsControl(c)) {
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -82,7 +108,7 @@ std::string Logger::Render(LogLevel level, absl::string_view msg,
     return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   std::string line = absl::StrCat(absl::FormatTime("%Y-%m-%d %H:%M:%S", now, absl::UTCTimeZone()),
-                                  " - ", name_, " - ", UpperName(level), " - ", msg);
+                                  " - ", name_, " - ", UpperName(level), " - ", TextMessage(msg));
   for (const auto& [key, value] : fields) absl::StrAppend(&line, " ", key, "=", TextValue(value));
   return line;
 }

@@ -37,11 +37,15 @@ struct Catalog {
 Catalog BuildCatalog(const std::vector<Document>& documents, const HeartbeatTiming& defaults,
                      const CheckDefaults& checks = CheckDefaults());
 
-// Reads every regular *.yaml and *.yml file directly in `dir`, sorted by name. Fails when
-// the directory cannot be read; an unreadable file becomes a document-level error.
+// Reads every *.yaml and *.yml file directly in `dir` (symlinks followed), sorted by name.
+// Fails when the directory cannot be read. Every entry gets a verdict: a document, an
+// error (named like a manifest but not read: a directory, a FIFO, a broken symlink or a
+// loop, over 1 MiB, unreadable) or ignored (another name). Never throws, never blocks on a
+// FIFO.
 struct DirectoryContents {
   std::vector<Document> documents;
-  std::vector<std::string> errors;
+  std::vector<std::string> errors;   // "<path>: <why it was not read>"
+  std::vector<std::string> ignored;  // "<path>: not named *.yaml or *.yml"
 };
 absl::StatusOr<DirectoryContents> ReadManifestDirectory(const std::string& dir);
 

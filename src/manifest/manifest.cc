@@ -5,15 +5,20 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "manifest/bounds.h"
+#include "manifest/yaml_hygiene.h"
 
 namespace hb::manifest {
 namespace {
 
-const int64_t kMinTtlSeconds = 2;
-
 absl::Status FieldError(absl::string_view source, absl::string_view field,
                         absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(source, ": ", field, ": ", message));
+}
+
+// A bounds error ("<field>: <what>", see bounds.h) in `source`.
+absl::Status InSource(absl::string_view source, const absl::Status& error) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", error.message()));
 }
 
 std::string Describe(const YAML::Node& node) {
@@ -25,7 +30,7 @@ std::string Describe(const YAML::Node& node) {
     case YAML::NodeType::Map:
       return "a mapping";
     case YAML::NodeType::Scalar:
-      return absl::StrCat("\"", node.Scalar(), "\"");
+      return QuoteForMessage(node.Scalar());
     default:
       return "nothing";
   }
@@ -172,6 +177,11 @@ absl::Status ParseHealth(const YAML::Node& service, absl::string_view source, Ma
     return FieldError(source, h + ".timeout",
                       absl::StrCat("must be positive, got ", absl::FormatDuration(*m.timeout)));
   }
+  if (m.timeout && *m.timeout > absl::Seconds(kMaxTimeoutSeconds)) {
+    return FieldError(source, h + ".timeout",
+                      absl::StrCat("must be at most ", kMaxTimeoutSeconds, " s, got ",
+                                   absl::FormatDuration(*m.timeout)));
+  }
   struct StringField {
     const char* key;
     std::string* out;
@@ -181,6 +191,8 @@ absl::Status ParseHealth(const YAML::Node& service, absl::string_view source, Ma
                         StringField{"readiness_probe", &m.readiness_probe},
                         StringField{"startup_probe", &m.startup_probe}}) {
     HB_ASSIGN_OR_RETURN(*f.out, OptionalString(health, f.key, source, absl::StrCat(h, ".", f.key)));
+    absl::Status length = ValidateLength(*f.out, kMaxEndpointLength, absl::StrCat(h, ".", f.key));
+    if (!length.ok()) return InSource(source, length);
   }
   struct IntField {
     const char* key;
@@ -227,8 +239,8 @@ absl::StatusOr<Manifest> ParseDocument(const YAML::Node& doc, absl::string_view 
   if (id->empty()) return FieldError(source, "metadata.dc_identifier", "missing");
   if (!IsValidIdentifier(*id)) {
     return FieldError(source, "metadata.dc_identifier",
-                      absl::StrCat("invalid identifier \"", *id,
-                                   "\": expected lowercase dot-separated segments of "
+                      absl::StrCat("invalid identifier ", QuoteForMessage(*id),
+                                   ": expected lowercase dot-separated segments of "
                                    "[a-z0-9_-] such as chora.devex.registry"));
   }
   m.identifier = *id;
@@ -239,6 +251,12 @@ absl::StatusOr<Manifest> ParseDocument(const YAML::Node& doc, absl::string_view 
     auto value = OptionalString(metadata, key, source, field);
     if (!value.ok()) return value.status();
     *out = *value;
+  }
+  for (auto [value, max, field] :
+       {std::make_tuple(&m.title, kMaxTitleLength, "metadata.dc_title"),
+        std::make_tuple(&m.version, kMaxVersionLength, "metadata.dc_hasVersion")}) {
+    absl::Status length = ValidateLength(*value, max, field);
+    if (!length.ok()) return InSource(source, length);
   }
   // yaml-cpp: a missing key gives an invalid node, which cannot be re-pointed; choose first.
   YAML::Node spec = doc["spec"];
@@ -278,9 +296,11 @@ bool IsValidIdentifier(absl::string_view id) {
 }
 
 absl::StatusOr<Manifest> ParseManifest(absl::string_view text, absl::string_view source) {
+  HB_RETURN_IF_ERROR(internal::CheckManifestText(text, source));
   YAML::Node doc;
   try {
     doc = YAML::Load(std::string(text));
+    HB_RETURN_IF_ERROR(internal::CheckYamlTree(doc, source));
     return ParseDocument(doc, source);
   } catch (const YAML::Exception& e) {
     std::string where = e.mark.is_null() ? std::string()
@@ -298,22 +318,9 @@ absl::StatusOr<HeartbeatTiming> ResolveTiming(const Manifest& m, const Heartbeat
                                         : std::string("heartbeat TTL (default)");
   std::string interval_field = m.interval_seconds ? absl::StrCat(m.service_path, ".health.interval")
                                                   : std::string("heartbeat interval (default)");
-  if (timing.ttl_seconds < kMinTtlSeconds) {
-    return FieldError(m.source, ttl_field,
-                      absl::StrCat("TTL must be at least ", kMinTtlSeconds, " seconds, got ",
-                                   timing.ttl_seconds));
-  }
-  if (timing.interval_seconds < 1) {
-    return FieldError(
-        m.source, interval_field,
-        absl::StrCat("interval must be at least 1 second, got ", timing.interval_seconds));
-  }
-  if (timing.interval_seconds >= timing.ttl_seconds) {
-    return FieldError(
-        m.source, m.interval_seconds ? interval_field : ttl_field,
-        absl::StrCat("interval (", timing.interval_seconds, " s) must be below the TTL (",
-                     timing.ttl_seconds, " s), or the key expires between heartbeats"));
-  }
+  absl::Status valid = ValidateTiming(timing.interval_seconds, timing.ttl_seconds, interval_field,
+                                      ttl_field, m.interval_seconds ? interval_field : ttl_field);
+  if (!valid.ok()) return InSource(m.source, valid);
   return timing;
 }
 

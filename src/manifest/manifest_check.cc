@@ -1,5 +1,6 @@
 // Durations as the chora format writes them, and the health check a manifest asks for.
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -62,6 +63,16 @@ absl::StatusOr<check::CheckSpec> ResolveCheck(const Manifest& m, const Heartbeat
     if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
     spec.kind = check::CheckKind::kHttp;
     spec.url = check::JoinUrl(absl::StrCat("http://", host, ":", m.rest_port), m.endpoint);
+  }
+  // The check holds thresholds as int: a value beyond int is refused here, never cut down
+  // to one that passes the bounds below (4294967299 is 3 as an int).
+  for (const auto& [value, key] : {std::make_pair(&m.failure_threshold, "failure_threshold"),
+                                   std::make_pair(&m.success_threshold, "success_threshold"),
+                                   std::make_pair(&m.flap_threshold, "flap_threshold")}) {
+    if (value->has_value() && **value != static_cast<int>(**value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(m.source, ": ", h, ".", key, ": out of range, got ", **value));
+    }
   }
   spec.period = absl::Seconds(timing.interval_seconds);
   spec.timeout = m.timeout.value_or(spec.period / 2);

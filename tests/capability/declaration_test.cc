@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <utility>
+#include <vector>
+
 #include "capability/configmap_source.h"
 #include "common/time_format.h"
 
@@ -51,8 +55,14 @@ TEST(DeclarationTest, ASpecThatCannotRunIsInvalidWithTheField) {
   };
   for (const Case& c : std::vector<Case>{
            {{{"heartbeat", {{"intervalSeconds", 30}, {"ttlSeconds", 30}}}},
-            "spec.heartbeat.intervalSeconds: 30 must be below spec.heartbeat.ttlSeconds (30)"},
-           {{{"heartbeat", {{"ttlSeconds", -5}}}}, "spec.heartbeat.ttlSeconds: must be at least 2"},
+            "spec.heartbeat.intervalSeconds: interval (30 s) must be below the TTL (30 s)"},
+           {{{"heartbeat", {{"ttlSeconds", -5}}}},
+            "spec.heartbeat.ttlSeconds: TTL must be 2 to 86400 seconds, got -5"},
+           {{{"heartbeat", {{"ttlSeconds", 1000000}}}},
+            "spec.heartbeat.ttlSeconds: TTL must be 2 to 86400 seconds, got 1000000"},
+           {{{"heartbeat", {{"intervalSeconds", 0}}}},
+            "spec.heartbeat.intervalSeconds: interval must be 1 to 3600 seconds, got 0"},
+           {{{"title", std::string(300, 't')}}, "spec.title: longer than 256 characters"},
            {{{"heartbeat", {{"ttlSeconds", "thirty"}}}},
             "spec.heartbeat.ttlSeconds: must be an integer"},
            {{{"identifier", "Bad_Id"}}, "spec.identifier: \"Bad_Id\" is not a valid identifier"},
@@ -116,7 +126,9 @@ TEST(ConfigMapTest, ManifestsBecomeDeclarationsAndErrorsNameTheKey) {
 
   EXPECT_EQ(service.uid, "u1") << "the ConfigMap's, for the mirror's owner reference";
   nlohmann::json mirror = MirrorObject(service);
-  EXPECT_EQ(mirror["metadata"]["name"], "caps.chora.a-b");
+  // An underscore cannot be in an object name: "-" plus a hash that is the same on every
+  // build keeps the name apart from "chora.a-b"'s.
+  EXPECT_EQ(mirror["metadata"]["name"], "caps.chora.a-b-886800fbdc");
   EXPECT_EQ(mirror["metadata"]["labels"][kManagedByLabel], kManagedByValue);
   EXPECT_EQ(mirror["metadata"]["annotations"][kSourceAnnotation], "configmap/team/caps/a.yaml");
   EXPECT_EQ(mirror["metadata"]["ownerReferences"][0]["uid"], "u1");
@@ -127,8 +139,29 @@ TEST(ConfigMapTest, ManifestsBecomeDeclarationsAndErrorsNameTheKey) {
   Mirror read = FromMirror(mirror);
   EXPECT_EQ(read.identifier, "chora.a_b");
   EXPECT_EQ(read.source, "configmap/team/caps/a.yaml");
-  EXPECT_EQ(read.ObjectKey(), "team/caps.chora.a-b");
+  EXPECT_EQ(read.ObjectKey(), "team/caps.chora.a-b-886800fbdc");
   EXPECT_EQ(read.spec, mirror["spec"]);
+}
+
+TEST(ConfigMapTest, MirrorNamesAreValidAndDistinctForDistinctEntries) {
+  EXPECT_EQ(MirrorName("caps", "chora.devex.registry"), "caps.chora.devex.registry");
+  const std::vector<std::pair<std::string, std::string>> entries = {{"caps", "a.b_c"},
+                                                                    {"caps", "a.b-c"},
+                                                                    {"caps.a", "b-c"},
+                                                                    {"caps", "a.b.c"},
+                                                                    {"caps.a.b", "c"},
+                                                                    {"x", "y.z"},
+                                                                    {"x.y", "z"},
+                                                                    {std::string(250, 'c'), "a"},
+                                                                    {std::string(250, 'c'), "b"}};
+  std::set<std::string> names;
+  for (const auto& [configmap, identifier] : entries) {
+    std::string name = MirrorName(configmap, identifier);
+    EXPECT_LE(name.size(), 253u) << name;
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-"), std::string::npos)
+        << name;
+    EXPECT_TRUE(names.insert(name).second) << configmap << " + " << identifier << " -> " << name;
+  }
 }
 
 TEST(DeclarationTest, MalformedObjectsNeverThrow) {
@@ -147,6 +180,28 @@ TEST(DeclarationTest, MalformedObjectsNeverThrow) {
       R"({"metadata": {"name": "x", "generation": "3"}, "spec": {"heartbeat": 5}})"));
   EXPECT_EQ(d.generation, 0);
   EXPECT_EQ(d.identifier, "x");
+}
+
+// The check holds ports, minReady and thresholds as int: a larger value must not wrap to one
+// that passes the bounds (4294967376 is 80 as an int).
+TEST(DeclarationTest, HealthIntegersBeyondAnIntAreInvalid) {
+  const std::vector<std::pair<const char*, const char*>> cases = {
+      {R"({"tcp": {"host": "db", "port": 4294967376}})",
+       "spec.health.tcp.port: out of range, got 4294967376"},
+      {R"({"grpc": {"host": "db", "port": 4294967376}})",
+       "spec.health.grpc.port: out of range, got 4294967376"},
+      {R"({"serviceRef": {"name": "svc", "minReady": 4294967297}})",
+       "spec.health.serviceRef.minReady: out of range, got 4294967297"},
+      {R"({"url": "http://x", "failureThreshold": 4294967299})",
+       "spec.health.failureThreshold: out of range, got 4294967299"},
+      {R"({"url": "http://x", "successThreshold": -4294967295})",
+       "spec.health.successThreshold: out of range, got -4294967295"},
+      {R"({"url": "http://x", "flapThreshold": 4294967301})",
+       "spec.health.flapThreshold: out of range, got 4294967301"}};
+  for (const auto& [health, invalid] : cases) {
+    Declaration d = FromCapability(Cap("a.b", {{"health", nlohmann::json::parse(health)}}));
+    EXPECT_EQ(d.invalid, invalid) << health;
+  }
 }
 
 }  // namespace

@@ -133,6 +133,22 @@ TEST(LogTest, TextKeepsTheOriginalLineFormatAndJsonIsOneObject) {
   EXPECT_EQ(json["reason"], "two words");
 }
 
+// A message or value carrying newlines or other control bytes (a file name, a server's
+// answer) stays one line, so it cannot forge log lines.
+TEST(LogTest, ControlCharactersAreEscapedInText) {
+  std::ostringstream out;
+  Logger& logger = Logger::Default();
+  logger.SetOutput(&out);
+  logger.Configure(LogLevel::kInfo, LogFormat::kText);
+  LogInfo("Skipping a\nb.yaml: bad\x01", {{"file", "x\n2025-01-01 - heartbeat - ERROR - forged"}});
+  logger.SetOutput(&std::cerr);
+  std::string text = out.str();
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.find('\n'), text.size() - 1) << text;
+  EXPECT_NE(text.find("Skipping a\\nb.yaml: bad\\x01"), std::string::npos) << text;
+  EXPECT_NE(text.find("file=\"x\\n2025-01-01"), std::string::npos) << text;
+}
+
 TEST(LogLimiterTest, CapsLinesPerWindowAndCountsTheRest) {
   LogLimiter limiter(2, absl::Seconds(10));
   absl::Time t = absl::FromUnixSeconds(1000);

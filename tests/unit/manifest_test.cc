@@ -1,6 +1,8 @@
 #include "manifest/manifest.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -94,7 +96,49 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {timeout: -1}}\n",
                 "chora_service.health.timeout: must not be negative"},
         BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {timeout: 0s}}\n",
-                "chora_service.health.timeout: must be positive"}));
+                "chora_service.health.timeout: must be positive"},
+        BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {health: {timeout: 11m}}\n",
+                "chora_service.health.timeout: must be at most 600 s"},
+        // yaml-cpp keeps the first of two equal keys without a word: a manifest may not.
+        BadCase{"metadata: {dc_identifier: a.b}\nchora_service: {}\nchora_service: {health: "
+                "{interval: 1}}\n",
+                "chora_service: duplicate key \"chora_service\""},
+        BadCase{"metadata: {dc_identifier: a.b, dc_identifier: a.c}\n",
+                "metadata.dc_identifier: duplicate key"},
+        BadCase{"metadata: {dc_identifier: \"\xff\xfe\"}\n", "not UTF-8 text"},
+        BadCase{"metadata: {dc_identifier: a\x01\n}\n", "invalid identifier \"a\\x01"},
+        BadCase{"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, "
+                "*a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, "
+                "*c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n",
+                "more than 100000 YAML nodes"}));
+
+TEST(ManifestTest, ABinaryFileIsReportedWithoutItsBytes) {
+  std::string binary("metadata: {dc_identifier: a.b}\0\x01\xfe\xff", 35);
+  auto m = ParseManifest(binary, "bin.yaml");
+  ASSERT_FALSE(m.ok());
+  std::string message(m.status().message());
+  EXPECT_EQ(message, "bin.yaml: not a text file (a NUL byte at offset 30)");
+}
+
+TEST(ManifestTest, TitleAndVersionKeepTheCrdsBounds) {
+  std::string title(257, 't');
+  auto long_title =
+      ParseManifest("metadata: {dc_identifier: a.b, dc_title: " + title + "}\n", "t.yaml");
+  ASSERT_FALSE(long_title.ok());
+  EXPECT_NE(long_title.status().message().find(
+                "t.yaml: metadata.dc_title: longer than 256 characters (257)"),
+            std::string::npos)
+      << long_title.status();
+  auto long_version = ParseManifest(
+      "metadata: {dc_identifier: a.b, dc_hasVersion: " + std::string(65, '1') + "}\n", "v.yaml");
+  ASSERT_FALSE(long_version.ok());
+  EXPECT_NE(long_version.status().message().find("metadata.dc_hasVersion: longer than 64"),
+            std::string::npos);
+  EXPECT_TRUE(
+      ParseManifest("metadata: {dc_identifier: a.b, dc_title: " + std::string(256, 't') + "}\n",
+                    "ok.yaml")
+          .ok());
+}
 
 TEST(IdentifierTest, AcceptsTheRegistrysShape) {
   for (const char* ok : {"chora.devex.documentation_framework", "a", "a-b.c_d.e9", "x1.y2"}) {
@@ -117,8 +161,24 @@ TEST(TimingTest, AppliesDefaultsAndChecksRanges) {
   m.ttl_seconds = 1;
   auto short_ttl = ResolveTiming(m, HeartbeatTiming{});
   ASSERT_FALSE(short_ttl.ok());
-  EXPECT_NE(short_ttl.status().message().find("heartbeat_ttl: TTL must be at least 2 seconds"),
+  EXPECT_NE(short_ttl.status().message().find("heartbeat_ttl: TTL must be 2 to 86400 seconds"),
             std::string::npos);
+
+  // The CRD's upper bounds hold for every source (a mirror is never refused).
+  m.ttl_seconds = 1'000'000;
+  auto long_ttl = ResolveTiming(m, HeartbeatTiming{});
+  ASSERT_FALSE(long_ttl.ok());
+  EXPECT_NE(long_ttl.status().message().find("TTL must be 2 to 86400 seconds, got 1000000"),
+            std::string::npos)
+      << long_ttl.status();
+  m.ttl_seconds = 86400;
+  m.interval_seconds = 3601;
+  auto long_interval = ResolveTiming(m, HeartbeatTiming{});
+  ASSERT_FALSE(long_interval.ok());
+  EXPECT_NE(long_interval.status().message().find(
+                "chora_service.health.interval: interval must be 1 to 3600 seconds"),
+            std::string::npos)
+      << long_interval.status();
 
   m.ttl_seconds = 10;
   m.interval_seconds = 10;
@@ -178,6 +238,40 @@ TEST(DirectoryTest, ReadsYamlAndYmlFilesSorted) {
   auto missing = ReadManifestDirectory(dir.string());
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find(dir.string()), std::string::npos);
+}
+
+// Every entry named like a manifest gets a verdict; nothing throws and nothing blocks.
+TEST(DirectoryTest, EveryEntryGetsAVerdict) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("manifest_verdicts_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "dir.yaml");
+  std::ofstream(dir / "good.yaml") << "metadata: {dc_identifier: a.b}\n";
+  std::ofstream(dir / "notes.txt") << "x";
+  std::ofstream(dir / "big.yaml") << std::string((1 << 20) + 1, '#');
+  fs::create_symlink("good.yaml", dir / "link.yaml");
+  fs::create_symlink("missing.yaml", dir / "broken.yaml");
+  fs::create_symlink("loop2.yaml", dir / "loop1.yaml");
+  fs::create_symlink("loop1.yaml", dir / "loop2.yaml");
+  ASSERT_EQ(::mkfifo((dir / "pipe.yaml").c_str(), 0600), 0);
+
+  auto contents = ReadManifestDirectory(dir.string());
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  std::vector<std::string> read;
+  for (const Document& d : contents->documents) read.push_back(fs::path(d.source).filename());
+  EXPECT_EQ(read, (std::vector<std::string>{"good.yaml", "link.yaml"}));
+  std::string errors;
+  for (const std::string& e : contents->errors) errors += e + "\n";
+  EXPECT_EQ(contents->errors.size(), 6u) << errors;
+  for (const char* expected :
+       {"big.yaml: larger than 1048576 bytes", "broken.yaml: a broken symlink",
+        "dir.yaml: a directory, not a file", "loop1.yaml: a symlink loop",
+        "loop2.yaml: a symlink loop", "pipe.yaml: a FIFO, not a regular file"}) {
+    EXPECT_NE(errors.find(expected), std::string::npos) << expected << " in\n" << errors;
+  }
+  ASSERT_EQ(contents->ignored.size(), 1u);
+  EXPECT_NE(contents->ignored[0].find("notes.txt: not named *.yaml"), std::string::npos);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -64,6 +64,17 @@ CLI::App* AddControllerCommand(CLI::App& app, ControllerFlags& flags) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{3600}))
       ->group("Kubernetes");
+  cmd->add_option("--kube-api-qps", flags.kube_api_qps,
+                  "Kubernetes API requests per second on average (client-side limit, as "
+                  "client-go's; 0: unlimited). Leader election has a budget of its own")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10000.0))
+      ->group("Kubernetes");
+  cmd->add_option("--kube-api-burst", flags.kube_api_burst,
+                  "Kubernetes API requests allowed at once above --kube-api-qps")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000))
+      ->group("Kubernetes");
   cmd->add_option("--workers", flags.workers, "Concurrent reconciles")
       ->capture_default_str()
       ->check(CLI::Range(1, 64))
@@ -133,6 +144,15 @@ std::string CheckControllerFlags(const ControllerFlags& flags) {
     if (slash == std::string::npos || slash == 0 || slash + 1 == named.size()) {
       return absl::StrCat("--capabilities-configmap: expected NAMESPACE/NAME, got \"", named, "\"");
     }
+    // Its mirrors live in its namespace: unwatched, they would never be seen (and created
+    // again and again).
+    const auto& watched = flags.watch_namespaces;
+    std::string ns = named.substr(0, slash);
+    if (!watched.empty() && std::find(watched.begin(), watched.end(), ns) == watched.end()) {
+      return absl::StrCat("--capabilities-configmap ", named, ": namespace ", ns,
+                          " is not in --watch-namespace (", absl::StrJoin(watched, ","),
+                          "); add it there");
+    }
   }
   if (flags.leader_elect &&
       !(flags.retry_period < flags.renew_deadline && flags.renew_deadline < flags.lease_duration)) {
@@ -170,7 +190,10 @@ int RunController(const ControllerFlags& flags) {
              {{"error", kube_config.status().message()}});
     return 1;
   }
-  auto kube_client = kube::RestKubeClient::FromConfig(*kube_config);
+  kube::RestClientOptions kube_options;
+  kube_options.qps = flags.kube_api_qps;
+  kube_options.burst = flags.kube_api_burst;
+  auto kube_client = kube::RestKubeClient::FromConfig(*kube_config, kube_options);
   if (!kube_client.ok()) {
     LogError("Cannot set up the Kubernetes client", {{"error", kube_client.status().message()}});
     return 1;
@@ -183,6 +206,8 @@ int RunController(const ControllerFlags& flags) {
   if (flags.leader_elect) {
     kube::RestClientOptions election_options;
     election_options.request_timeout = ElectionCallTimeout(flags);
+    election_options.qps = flags.kube_api_qps;  // its own bucket: never starved by status writes
+    election_options.burst = flags.kube_api_burst;
     auto created = kube::RestKubeClient::FromConfig(*kube_config, election_options);
     if (!created.ok()) {
       LogError("Cannot set up the Kubernetes client", {{"error", created.status().message()}});
@@ -191,7 +216,6 @@ int RunController(const ControllerFlags& flags) {
     election_client = *std::move(created);
   }
 
-  BlockTerminationSignals();  // before any thread starts
   std::string instance = flags.instance.empty() ? DefaultInstance() : flags.instance;
   // serviceRef checks: the EndpointSlices of the watched namespaces (outlives the host).
   op::EndpointSliceProber endpoint_slices(**kube_client, RealClock::Get(), flags.watch_namespaces);
@@ -206,7 +230,7 @@ int RunController(const ControllerFlags& flags) {
   // Standbys keep caches warm and take over when the lease is free.
   LeaderElection election(flags, instance, election_client.get(), **host, controller);
   controller.Start(/*lead=*/!election.enabled());
-  ControllerServers servers = StartServers(flags, **host, controller, election);
+  ControllerServers servers = StartServers(flags, **host, **kube_client, controller, election);
   LogInfo("Controller started", {{"etcd", (*host)->where()},
                                  {"namespaces", flags.watch_namespaces.empty()
                                                     ? std::string("(all)")

@@ -18,7 +18,9 @@ struct ControllerFlags {
   std::vector<std::string> watch_namespaces;
   std::vector<std::string> configmaps;
   std::string configmap_selector = "chora.dev/capabilities=true";
-  int64_t status_sync_period = 30;
+  int64_t status_sync_period = 300;
+  double kube_api_qps = 20;  // client-side budget of API requests (controller-runtime's)
+  int kube_api_burst = 30;
   int workers = 4;
   std::string on_exit = "keep";
   std::string instance;

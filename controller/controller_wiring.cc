@@ -105,7 +105,8 @@ void LeaderElection::Stop(bool release) {
 }
 
 ControllerServers StartServers(const ControllerFlags& flags, EngineHost& host,
-                               op::Operator& controller, LeaderElection& election) {
+                               const kube::RestKubeClient& kube, op::Operator& controller,
+                               LeaderElection& election) {
   ControllerServers servers;
   if (flags.metrics_bind != "0") {
     metrics::MetricsSources sources;
@@ -125,6 +126,7 @@ ControllerServers StartServers(const ControllerFlags& flags, EngineHost& host,
     };
     sources.per_capability = flags.per_capability_metrics;
     sources.clock = &RealClock::Get();
+    sources.kube_rate_limit = [&kube] { return kube.RateLimitStats(); };
     auto started = metrics::MetricsServer::Start(flags.metrics_bind, sources);
     if (!started.ok()) {
       LogError("Cannot serve metrics", {{"error", started.status().message()}});

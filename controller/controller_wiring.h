@@ -14,6 +14,7 @@
 #include "controller_command.h"
 #include "engine_host.h"
 #include "kube/client.h"
+#include "kube/rest_client.h"
 #include "leader/leader_elector.h"
 #include "metrics/servers.h"
 #include "operator/operator.h"
@@ -76,6 +77,7 @@ struct ControllerServers {
   std::unique_ptr<metrics::HealthServer> health;
 };
 ControllerServers StartServers(const ControllerFlags& flags, EngineHost& host,
-                               op::Operator& controller, LeaderElection& election);
+                               const kube::RestKubeClient& kube, op::Operator& controller,
+                               LeaderElection& election);
 
 }  // namespace hb::cli

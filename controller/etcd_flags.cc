@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/log.h"
 
 namespace hb::cli {
 
@@ -101,6 +102,12 @@ absl::StatusOr<etcd::ClientOptions> ToClientOptions(const EtcdFlags& flags) {
       return absl::InvalidArgumentError(
           "--etcd-user: give a username and a password (username:password, "
           "--etcd-password-file or $ETCD_PASSWORD)");
+    }
+    if (!options.UseTls()) {
+      LogWarning(
+          "etcd username and password will cross the network unencrypted: use https:// "
+          "endpoints or --etcd-tls (with --etcd-cacert)",
+          {{"endpoints", DescribeEndpoints(options)}, {"user", options.username}});
     }
   }
   return options;

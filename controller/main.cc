@@ -7,9 +7,13 @@
 #include "absl/synchronization/mutex.h"
 #include "controller_command.h"
 #include "heartbeat_command.h"
+#include "signals.h"
 #include "status_command.h"
 
 int main(int argc, char** argv) {
+  // First of all, before any library starts a thread of its own: a SIGTERM that arrives
+  // during start-up then waits for the orderly shutdown instead of killing the process.
+  hb::cli::BlockTerminationSignals();
   // Debian's abseil checks every mutex acquisition for lock-order cycles, which costs
   // more than the work it guards; the tests keep the checks.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

@@ -1,7 +1,8 @@
 // Termination signals for commands that run until stopped.
 //
-// BlockTerminationSignals() must run before any thread starts, so that SIGINT and SIGTERM
-// are delivered only to the thread that waits for them.
+// BlockTerminationSignals() runs first in main(), before any thread starts (threads inherit
+// the mask), so that SIGINT and SIGTERM are delivered only to the thread that waits for
+// them, also when they arrive during start-up.
 #pragma once
 
 #include "absl/time/time.h"

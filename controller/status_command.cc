@@ -180,7 +180,6 @@ int RunStatus(const StatusFlags& flags) {
   if (!options.ok()) {
     return UsageError("status", std::string(options.status().message()));
   }
-  BlockTerminationSignals();
   auto client = etcd::GrpcEtcdClient::Create(*options);
   if (!client.ok()) {
     std::cerr << "heartbeat-operator status: " << client.status().message() << "\n";

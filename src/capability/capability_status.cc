@@ -194,6 +194,16 @@ nlohmann::json RenderStatus(const CapabilityStatus& s) {
   return j;
 }
 
+nlohmann::json RenderStatusPatch(const CapabilityStatus& s) {
+  nlohmann::json j = RenderStatus(s);
+  for (const char* optional :
+       {"leaseID", "heartbeatCount", "lastHeartbeatTime", "check", "checkSince", "flapping",
+        "lastCheckTime", "lastCheckResult", "consecutiveFailures"}) {
+    if (!j.contains(optional)) j[optional] = nullptr;
+  }
+  return j;
+}
+
 Phase PhaseOf(const StatusInputs& in) {
   const Declaration& d = *in.declaration;
   if (d.deleting) return Phase::kTerminating;

@@ -69,6 +69,10 @@ struct CapabilityStatus {
 CapabilityStatus ParseStatus(const nlohmann::json& status);
 // The status as JSON, for a merge patch of the /status subresource.
 nlohmann::json RenderStatus(const CapabilityStatus& status);
+// RenderStatus() for a merge patch: every optional field the status lacks is an explicit
+// null, so a field that no longer applies (a Paused object's leaseID, heartbeatCount and
+// lastHeartbeatTime, a check result after checks are turned off) is removed, not kept.
+nlohmann::json RenderStatusPatch(const CapabilityStatus& status);
 
 // What the heartbeat engine reports for the identifier a declaration runs.
 struct HeartbeatObservation {

@@ -77,11 +77,38 @@ ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
   return result;
 }
 
+namespace {
+
+// FNV-1a over the ConfigMap name and the identifier: stable across builds and machines
+// (std::hash is not), so a mirror keeps its name through upgrades.
+std::string NameHash(const std::string& configmap, const std::string& identifier) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](const std::string& s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(configmap);
+  mix(std::string(1, '\0'));
+  mix(identifier);
+  return absl::StrCat(absl::Hex(h >> 24, absl::kZeroPad10));  // 40 bits
+}
+
+}  // namespace
+
 std::string MirrorName(const std::string& configmap, const std::string& identifier) {
-  std::string name = absl::StrCat(configmap, ".", absl::StrReplaceAll(identifier, {{"_", "-"}}));
-  if (name.size() <= 253) return name;
-  std::string hash = absl::StrCat(absl::Hex(std::hash<std::string>{}(name), absl::kZeroPad16));
-  name.resize(253 - 17);
+  // "<configmap>.<identifier>" is unambiguous while the ConfigMap name has no dot (the
+  // first dot then ends it) and the identifier no underscore (object names cannot hold
+  // one). Otherwise a hash of both tells apart what would look alike ("a_b" and "a-b";
+  // ConfigMap "x" with "y.z" and ConfigMap "x.y" with "z").
+  std::string name = absl::StrCat(configmap, ".", identifier);
+  bool plain = configmap.find('.') == std::string::npos &&
+               identifier.find('_') == std::string::npos && name.size() <= 253;
+  if (plain) return name;
+  std::string hash = NameHash(configmap, identifier);
+  name = absl::StrCat(configmap, ".", absl::StrReplaceAll(identifier, {{"_", "-"}}));
+  if (name.size() > 253 - hash.size() - 1) name.resize(253 - hash.size() - 1);
   while (!name.empty() && !absl::ascii_isalnum(name.back())) name.pop_back();
   return absl::StrCat(name, "-", hash);
 }

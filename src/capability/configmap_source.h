@@ -25,7 +25,10 @@ ConfigMapCapabilities FromConfigMap(const nlohmann::json& configmap,
                                     const manifest::HeartbeatTiming& defaults);
 
 // The name of the Capability mirroring `identifier` from ConfigMap `configmap`: a valid
-// object name ("<configmap>.<identifier with _ as ->", shortened with a hash if needed).
+// object name, distinct for distinct pairs. "<configmap>.<identifier>" when that is
+// unambiguous (no dot in the ConfigMap name, no underscore in the identifier, at most 253
+// characters); otherwise "<configmap>.<identifier with _ as ->-<10 hex digits>", the hash
+// stable across builds.
 std::string MirrorName(const std::string& configmap, const std::string& identifier);
 
 // "<namespace>/<MirrorName>" of a ConfigMap declaration's mirror: its informer cache key.

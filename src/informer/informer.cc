@@ -151,7 +151,25 @@ void Informer::OnWatchEvent(kube::WatchEvent event, bool* progress) {
 }
 
 void Informer::Emit(const InformerEvent& event) {
-  for (const auto& handler : handlers_) handler(event);
+  // A handler that throws must neither end the process (this is the informer's thread)
+  // nor keep the event from the other handlers.
+  for (const auto& handler : handlers_) {
+    std::string error;
+    try {
+      handler(event);
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "unknown exception";
+    }
+    if (error.empty()) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.handler_errors;
+    }
+    LogError("An event handler failed; the event went to the other handlers",
+             {{"informer", name_}, {"object", event.key}, {"error", error}});
+  }
 }
 
 void Informer::SetResourceVersion(const std::string& rv) {

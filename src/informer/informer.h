@@ -73,7 +73,8 @@ class Informer {
     int64_t lists = 0;    // successful lists
     int64_t watches = 0;  // watch requests made
     int64_t relists_after_gone = 0;
-    int64_t errors = 0;  // failed lists and watches (410 excluded)
+    int64_t errors = 0;          // failed lists and watches (410 excluded)
+    int64_t handler_errors = 0;  // handler calls that threw (logged, then skipped)
     std::string last_resource_version;
   };
 

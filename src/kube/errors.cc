@@ -1,5 +1,6 @@
 #include "kube/errors.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 
@@ -206,7 +207,11 @@ bool IsRetryable(const absl::Status& status) {
 
 absl::Duration RetryAfter(const absl::Status& status) {
   auto error = GetApiError(status);
-  return error.has_value() ? error->retry_after : absl::ZeroDuration();
+  if (!error.has_value() || error->retry_after <= absl::ZeroDuration()) {
+    return absl::ZeroDuration();
+  }
+  // A confused or hostile server must not park the client for hours.
+  return std::min(error->retry_after, kMaxRetryAfter);
 }
 
 }  // namespace hb::kube

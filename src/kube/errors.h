@@ -75,7 +75,9 @@ bool IsUnauthorized(const absl::Status& status);
 bool IsForbidden(const absl::Status& status);
 // Worth retrying the same request later (throttling, server errors, no connection).
 bool IsRetryable(const absl::Status& status);
-// How long the server asked the client to wait before retrying; zero when it did not say.
+// How long the server asked the client to wait before retrying (Retry-After or the
+// Status details), at most kMaxRetryAfter; zero when it did not say.
+inline constexpr absl::Duration kMaxRetryAfter = absl::Seconds(60);
 absl::Duration RetryAfter(const absl::Status& status);
 
 }  // namespace hb::kube

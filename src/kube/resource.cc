@@ -109,4 +109,21 @@ ObjectReference ReferenceOf(const nlohmann::json& object) {
                          ObjectName(object), MetadataField(object, "uid")};
 }
 
+nlohmann::json MergePatchFor(const nlohmann::json& from, const nlohmann::json& to) {
+  if (!to.is_object() || !from.is_object()) return to;
+  nlohmann::json patch = nlohmann::json::object();
+  for (auto it = from.begin(); it != from.end(); ++it) {
+    if (!to.contains(it.key())) patch[it.key()] = nullptr;
+  }
+  for (auto it = to.begin(); it != to.end(); ++it) {
+    auto old = from.find(it.key());
+    if (old == from.end()) {
+      patch[it.key()] = *it;
+    } else if (*old != *it) {
+      patch[it.key()] = old->is_object() && it->is_object() ? MergePatchFor(*old, *it) : *it;
+    }
+  }
+  return patch;
+}
+
 }  // namespace hb::kube

@@ -51,4 +51,10 @@ struct ObjectReference {
 };
 ObjectReference ReferenceOf(const nlohmann::json& object);
 
+// The JSON merge patch (RFC 7386) that turns `from` into `to`: changed and new members
+// as in `to`, members missing from `to` as null (so the server removes them), objects
+// diffed member by member; empty object when they are equal. Arrays and scalars are
+// replaced whole. A `to` that is not an object is returned as is.
+nlohmann::json MergePatchFor(const nlohmann::json& from, const nlohmann::json& to);
+
 }  // namespace hb::kube

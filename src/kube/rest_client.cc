@@ -99,7 +99,8 @@ absl::StatusOr<std::unique_ptr<RestKubeClient>> RestKubeClient::FromConfig(
     const KubeConfig& config, RestClientOptions options) {
   HB_ASSIGN_OR_RETURN(auto transport,
                       HttpTransport::Create(config, {options.user_agent, options.request_timeout}));
-  const Clock& clock = options.clock != nullptr ? *options.clock : RealClock::Get();
+  Clock& clock = options.clock != nullptr ? *options.clock : RealClock::Get();
+  options.clock = &clock;
   auto tokens = std::make_unique<TokenSource>(config.token, config.token_file, clock,
                                               options.token_refresh_interval);
   return std::unique_ptr<RestKubeClient>(
@@ -108,7 +109,32 @@ absl::StatusOr<std::unique_ptr<RestKubeClient>> RestKubeClient::FromConfig(
 
 RestKubeClient::RestKubeClient(RestClientOptions options, std::unique_ptr<HttpTransport> transport,
                                std::unique_ptr<TokenSource> tokens)
-    : options_(std::move(options)), transport_(std::move(transport)), tokens_(std::move(tokens)) {}
+    : options_(std::move(options)),
+      transport_(std::move(transport)),
+      tokens_(std::move(tokens)),
+      clock_(*options_.clock),
+      bucket_(std::make_unique<TokenBucket>(clock_, options_.qps, options_.burst)) {}
+
+void RestKubeClient::Throttle(const HttpRequest& request) {
+  absl::Duration wait = bucket_->Reserve();
+  if (wait <= absl::ZeroDuration()) return;
+  if (wait >= absl::Seconds(1)) {
+    int64_t suppressed = 0;
+    bool log;
+    {
+      absl::MutexLock lock(&throttle_mu_);
+      log = throttle_log_.Allow(clock_.Now(), &suppressed);
+    }
+    if (log) {
+      LogInfo("Waiting for the client-side rate limit (--kube-api-qps, --kube-api-burst)",
+              {{"wait", absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1)))},
+               {"method", request.method},
+               {"target", request.target},
+               {"similar_lines_suppressed", suppressed}});
+    }
+  }
+  clock_.SleepFor(wait, CancelToken());
+}
 
 RestKubeClient::~RestKubeClient() = default;
 
@@ -116,6 +142,7 @@ absl::StatusOr<HttpResponse> RestKubeClient::SendAuthorized(HttpRequest request)
   for (int attempt = 0;; ++attempt) {
     HB_ASSIGN_OR_RETURN(std::string token, tokens_->Token());
     request.authorization = token.empty() ? "" : absl::StrCat("Bearer ", token);
+    Throttle(request);
     absl::Time start = absl::Now();
     auto response = transport_->Send(request, options_.request_timeout);
     if (Logger::Default().Enabled(LogLevel::kDebug)) {

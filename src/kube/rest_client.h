@@ -11,15 +11,23 @@
 //    request_timeout; every watch has a connection of its own.
 //  - Every request carries User-Agent "heartbeat-operator/<version>"; writes carry
 //    fieldManager=<field_manager>.
+//  - Client-side rate limit: with qps > 0 every request but a watch takes a
+//    token of one bucket (qps, burst) and waits for it on the clock, as client-go does, so
+//    a burst of status writes cannot flood the API server; waits over 1 s are logged
+//    (rate-limited) and counted in RateLimitStats().
 // Thread-safe: one client serves all worker threads.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/log_limiter.h"
+#include "common/token_bucket.h"
 #include "kube/client.h"
 #include "kube/config.h"
 
@@ -37,8 +45,10 @@ struct RestClientOptions {
   std::string user_agent = DefaultUserAgent();
   absl::Duration request_timeout = absl::Seconds(30);  // every call except Watch
   std::string field_manager = "heartbeat-operator";    // for writes; "" sends none
-  const Clock* clock = nullptr;                        // for token refresh; null: RealClock
+  Clock* clock = nullptr;  // token refresh and rate limit; null: RealClock
   absl::Duration token_refresh_interval = absl::Minutes(1);
+  double qps = 0;  // requests per second on average; 0: unlimited
+  int burst = 1;   // requests at once above the average
 };
 
 class RestKubeClient final : public KubeClient {
@@ -68,9 +78,15 @@ class RestKubeClient final : public KubeClient {
   // GET of any path (e.g. "/version"), for diagnostics.
   absl::StatusOr<nlohmann::json> GetPath(const std::string& path);
 
+  // The rate limiter's counters (requests, how many waited and how long in all).
+  TokenBucket::Stats RateLimitStats() const { return bucket_->stats(); }
+
  private:
   RestKubeClient(RestClientOptions options, std::unique_ptr<HttpTransport> transport,
                  std::unique_ptr<TokenSource> tokens);
+
+  // Takes a token for one request, waiting on the clock when the budget is spent.
+  void Throttle(const HttpRequest& request);
 
   // Sends with the current token; after a 401, re-reads the token file and retries once.
   absl::StatusOr<HttpResponse> SendAuthorized(HttpRequest request);
@@ -85,6 +101,10 @@ class RestKubeClient final : public KubeClient {
   const RestClientOptions options_;
   const std::unique_ptr<HttpTransport> transport_;
   const std::unique_ptr<TokenSource> tokens_;
+  Clock& clock_;
+  const std::unique_ptr<TokenBucket> bucket_;
+  absl::Mutex throttle_mu_;
+  LogLimiter throttle_log_ ABSL_GUARDED_BY(throttle_mu_){1, absl::Minutes(1)};
 };
 
 }  // namespace hb::kube

@@ -117,10 +117,10 @@ void OperatorCollector::CollectChecks(std::vector<MetricFamily>& out) const {
               "Health check latency, probe started to result", s.latency[static_cast<int>(kind)],
               {{"kind", check::CheckKindName(kind)}});
   }
-  MetricFamily& states =
-      Family(out, "heartbeat_operator_capabilities_by_check_state",
-             "Checked capabilities by check state (flapping and deregistered also count in the others)",
-             MetricType::Gauge);
+  MetricFamily& states = Family(
+      out, "heartbeat_operator_capabilities_by_check_state",
+      "Checked capabilities by check state (flapping and deregistered also count in the others)",
+      MetricType::Gauge);
   for (auto [state, value] : {std::pair<const char*, int64_t>{"pending", g.pending},
                               {"passing", g.passing},
                               {"failing", g.failing},
@@ -241,6 +241,25 @@ void OperatorCollector::CollectController(std::vector<MetricFamily>& out) const 
           q.queue_time_count, q.queue_time_p50, q.queue_time_p99, name);
   Summary(out, "workqueue_work_duration_seconds", "Time a worker spends on a key",
           q.work_time_count, q.work_time_p50, q.work_time_p99, name);
+  op::EventRecorder::Stats e = sources_.controller->EventStats();
+  Counter(out, "heartbeat_operator_events_total",
+          "Kubernetes Events by result: created, correlated (a repeat raised a count), dropped "
+          "(over the per-object or global event budget)",
+          {{{{"result", "created"}}, static_cast<double>(e.created)},
+           {{{"result", "correlated"}}, static_cast<double>(e.correlated)},
+           {{{"result", "dropped"}}, static_cast<double>(e.dropped)}});
+  if (sources_.kube_rate_limit) {
+    TokenBucket::Stats k = sources_.kube_rate_limit();
+    Counter(out, "heartbeat_operator_kube_api_requests_total",
+            "Kubernetes API requests (watches excluded) that took a rate-limit token",
+            {{{}, static_cast<double>(k.granted)}});
+    Counter(out, "heartbeat_operator_kube_api_throttled_total",
+            "Kubernetes API requests that waited for the client-side rate limit",
+            {{{}, static_cast<double>(k.delayed)}});
+    Counter(out, "heartbeat_operator_kube_api_throttle_seconds_total",
+            "Time Kubernetes API requests waited for the client-side rate limit",
+            {{{}, absl::ToDoubleSeconds(k.waited)}});
+  }
 }
 
 void OperatorCollector::CollectCapabilities(std::vector<MetricFamily>& out) const {

@@ -6,9 +6,10 @@
 // leases active/lost/granted/adopted/revoked, capabilities by source and phase, etcd
 // endpoint up, lag and congestion; health checks by kind and result, their latency,
 // capabilities by check state), controller-runtime's controller_runtime_reconcile_*
-// and workqueue_* names, and leader_election_master_status. Per-capability series (last
-// success time, TTL remaining) only when asked for, since 100,000 capabilities must not
-// explode cardinality. Thread-safe (Collect may run on any thread).
+// and workqueue_* names, and leader_election_master_status; in controller mode also the
+// Kubernetes client's rate limiting and the Events written, correlated and dropped. Per-capability
+// series (last success time, TTL remaining) only when asked for, since 100,000 capabilities must
+// not explode cardinality. Thread-safe (Collect may run on any thread).
 #pragma once
 
 #include <prometheus/collectable.h>
@@ -22,6 +23,7 @@
 
 #include "check/checker.h"
 #include "common/clock.h"
+#include "common/token_bucket.h"
 #include "heartbeat/engine.h"
 #include "informer/work_queue.h"
 #include "operator/operator.h"
@@ -35,13 +37,15 @@ struct EndpointState {
 
 struct MetricsSources {
   const heartbeat::HeartbeatEngine* engine = nullptr;
-  const check::Checker* checker = nullptr;  // optional: health check metrics
+  const check::Checker* checker = nullptr;   // optional: health check metrics
   const op::Operator* controller = nullptr;  // optional: standalone mode has none
   std::function<bool()> is_leader;           // optional: no leader election
   std::string leader_election_id = "heartbeat-operator";
   std::function<std::vector<EndpointState>()> etcd_endpoints;  // optional
   bool per_capability = false;
   Clock* clock = nullptr;
+  // optional: the Kubernetes client's rate limiter (controller mode)
+  std::function<TokenBucket::Stats()> kube_rate_limit;
 };
 
 class OperatorCollector final : public prometheus::Collectable {

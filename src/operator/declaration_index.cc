@@ -101,6 +101,22 @@ IndexEntry DeclarationIndex::Get(const std::string& identifier) const {
   return it == by_identifier_.end() ? IndexEntry{} : it->second;
 }
 
+bool DeclarationIndex::HasResource(const std::string& object_key) const {
+  absl::MutexLock lock(&mu_);
+  return resources_.count(object_key) > 0;
+}
+
+std::optional<capability::Mirror> DeclarationIndex::MirrorAt(const std::string& object_key) const {
+  absl::MutexLock lock(&mu_);
+  auto it = mirrors_.find(object_key);
+  if (it == mirrors_.end()) return std::nullopt;
+  auto entry = by_identifier_.find(it->second);
+  if (entry == by_identifier_.end()) return std::nullopt;
+  auto mirror = entry->second.mirrors.find(object_key);
+  if (mirror == entry->second.mirrors.end()) return std::nullopt;
+  return mirror->second;
+}
+
 std::vector<std::string> DeclarationIndex::Identifiers() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> ids;

@@ -38,6 +38,10 @@ class DeclarationIndex {
                                      std::optional<capability::Mirror> mirror);
 
   IndexEntry Get(const std::string& identifier) const;
+  // Whether object `object_key` ("ns/name") is indexed as a Capability resource (not a
+  // mirror), and the mirror indexed under that key, if any.
+  bool HasResource(const std::string& object_key) const;
+  std::optional<capability::Mirror> MirrorAt(const std::string& object_key) const;
   std::vector<std::string> Identifiers() const;
 
  private:

@@ -35,9 +35,10 @@ Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine, C
         [this](const informer::InformerEvent& e) { OnCapability(e); });
   }
   auto add_configmap_informer = [&](informer::InformerOptions o) {
+    size_t watch = configmap_informers_.size();
     configmap_informers_.push_back(std::make_unique<informer::Informer>(kube_, clock_, o));
     configmap_informers_.back()->AddHandler(
-        [this](const informer::InformerEvent& e) { OnConfigMap(e); });
+        [this, watch](const informer::InformerEvent& e) { OnConfigMap(watch, e); });
   };
   if (!options_.configmap_selector.empty()) {
     for (const std::string& ns : namespaces) {
@@ -162,15 +163,27 @@ void Operator::OnCapability(const informer::InformerEvent& event) {
   }
 }
 
-void Operator::OnConfigMap(const informer::InformerEvent& event) {
-  if (event.type == informer::InformerEvent::kDeleted) {
+void Operator::OnConfigMap(size_t watch, const informer::InformerEvent& event) {
+  nlohmann::json current;  // what declares now; null: no informer has it any more
+  {
+    absl::MutexLock lock(&mu_);
+    auto& views = configmap_views_[event.key];
+    if (event.type == informer::InformerEvent::kDeleted) {
+      views.erase(watch);
+      if (!views.empty()) current = views.begin()->second;  // still watched by name or label
+    } else {
+      views[watch] = event.object;
+      current = event.object;
+    }
+    if (views.empty()) configmap_views_.erase(event.key);
+  }
+  if (current.is_null()) {
     Enqueue(index_.SetConfigMap(event.key, {}));
     absl::MutexLock lock(&mu_);
     reported_errors_.erase(event.key);
     return;
   }
-  capability::ConfigMapCapabilities parsed =
-      capability::FromConfigMap(event.object, options_.defaults);
+  capability::ConfigMapCapabilities parsed = capability::FromConfigMap(current, options_.defaults);
   bool report = false;
   {
     absl::MutexLock lock(&mu_);
@@ -183,7 +196,7 @@ void Operator::OnConfigMap(const informer::InformerEvent& event) {
       LogError(absl::StrCat("Skipping ", error));
     }
     if (!parsed.errors.empty()) {
-      events_->Record(kube::ReferenceOf(event.object), /*warning=*/true, "InvalidManifest",
+      events_->Record(kube::ReferenceOf(current), /*warning=*/true, "InvalidManifest",
                       absl::StrJoin(parsed.errors, "; "));
     }
   }

@@ -77,10 +77,13 @@ class Operator {
   std::map<std::pair<std::string, std::string>, int64_t> PhaseCounts() const {
     return reconciler_->PhaseCounts();
   }
+  EventRecorder::Stats EventStats() const { return events_->stats(); }
 
  private:
   void OnCapability(const informer::InformerEvent& event);
-  void OnConfigMap(const informer::InformerEvent& event);
+  // `watch` tells the ConfigMap informers apart: one ConfigMap both named and labelled is
+  // seen by two of them, and stays declared while either still has it.
+  void OnConfigMap(size_t watch, const informer::InformerEvent& event);
   void Enqueue(const std::vector<std::string>& identifiers);
   void Work();
   // One reconcile; an exception (a bug, or a library throwing where it should not) becomes
@@ -109,6 +112,8 @@ class Operator {
   absl::Mutex mu_;
   // ConfigMap key -> the manifest errors last reported (to report each change once)
   std::map<std::string, std::vector<std::string>> reported_errors_ ABSL_GUARDED_BY(mu_);
+  // ConfigMap key -> its latest object as each informer that has it saw it
+  std::map<std::string, std::map<size_t, nlohmann::json>> configmap_views_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hb::op

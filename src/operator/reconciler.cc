@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "capability/configmap_source.h"
@@ -108,6 +109,7 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
   if (!mirrored.ok() && result.status.ok()) result.status = mirrored;
 
   // 4. Status of every resource and mirror; 5. finalizers.
+  std::set<std::string> targets;  // object keys whose status this identifier keeps
   for (const Declaration& d : entry.declarations) {
     StatusTarget target;
     if (d.kind == Declaration::Kind::kResource) {
@@ -122,16 +124,37 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
       auto mirror = entry.mirrors.find(capability::MirrorKey(d));
       if (mirror == entry.mirrors.end()) continue;  // created just now: its watch event follows
       const capability::Mirror& m = mirror->second;
+      if (m.source != capability::MirrorSource(d)) continue;  // not this entry's mirror
       target = StatusTarget{CapabilityRef(m.ns, m.name, m.uid), m.generation, m.resource_version,
                             &m.status, "configmap"};
     }
+    targets.insert(target.ref.namespace_ + "/" + target.ref.name);
     absl::Status error;
     absl::Duration again = SyncStatus(target, d, winner, identifier, error);
     result.requeue_after = MinPositive(result.requeue_after, again);
     if (!error.ok() && result.status.ok()) result.status = error;
   }
   if (run) result.requeue_after = MinPositive(result.requeue_after, options_.status_sync_period);
+  ForgetObjectsOtherThan(identifier, targets);
   return result;
+}
+
+void CapabilityReconciler::ForgetObjectsOtherThan(const std::string& identifier,
+                                                  const std::set<std::string>& targets) {
+  absl::MutexLock lock(&mu_);
+  for (const std::string& key : targets) owner_[key] = identifier;
+  std::set<std::string>& known = objects_[identifier];
+  for (const std::string& key : known) {
+    auto owner = owner_.find(key);
+    if (targets.count(key) > 0 || owner == owner_.end() || owner->second != identifier) continue;
+    // Deleted, deleting, or no longer declaring anything: out of the phase metrics.
+    owner_.erase(owner);
+    phases_.erase(key);
+    last_write_.erase(key);
+    written_.erase(key);
+  }
+  known = targets;
+  if (known.empty()) objects_.erase(identifier);
 }
 
 absl::Status CapabilityReconciler::StopHeartbeat(const std::string& identifier, bool delete_key) {
@@ -203,41 +226,6 @@ absl::Status CapabilityReconciler::FinishDeletion(const Declaration& d) {
   return absl::OkStatus();
 }
 
-absl::Status CapabilityReconciler::SyncMirrors(const IndexEntry& entry) {
-  absl::Status result;
-  std::map<std::string, const Declaration*> wanted;  // mirror key -> entry
-  for (const Declaration& d : entry.declarations) {
-    if (d.kind == Declaration::Kind::kConfigMap) wanted[capability::MirrorKey(d)] = &d;
-  }
-  for (const auto& [key, d] : wanted) {
-    nlohmann::json desired = capability::MirrorObject(*d);
-    auto existing = entry.mirrors.find(key);
-    absl::StatusOr<nlohmann::json> written;
-    if (existing == entry.mirrors.end()) {
-      written = kube_.Create(kCapabilities.InNamespace(d->ns), desired);
-      if (!written.ok() && kube::IsAlreadyExists(written.status())) continue;  // the index lags
-    } else if (existing->second.spec != desired["spec"]) {
-      nlohmann::json patch = {{"spec", desired["spec"]}};
-      written = kube_.Patch(kCapabilities.InNamespace(d->ns), existing->second.name,
-                            kube::PatchType::kMerge, patch, kube::PatchOptions{});
-    } else {
-      continue;
-    }
-    if (!written.ok() && result.ok()) result = written.status();
-  }
-  for (const auto& [key, mirror] : entry.mirrors) {
-    if (wanted.count(key) > 0) continue;
-    absl::Status deleted =
-        kube_.Delete(kCapabilities.InNamespace(mirror.ns), mirror.name, kube::DeleteOptions{});
-    if (!deleted.ok() && !kube::IsNotFound(deleted) && result.ok()) result = deleted;
-    if (deleted.ok()) {
-      LogInfo("Mirror removed: its ConfigMap entry is gone",
-              {{"object", key}, {"source", mirror.source}});
-    }
-  }
-  return result;
-}
-
 std::map<std::pair<std::string, std::string>, int64_t> CapabilityReconciler::PhaseCounts() const {
   std::map<std::pair<std::string, std::string>, int64_t> counts;
   absl::MutexLock lock(&mu_);
@@ -287,7 +275,7 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
     }
   }
   auto patched = kube_.Patch(kCapabilities.InNamespace(target.ref.namespace_), target.ref.name,
-                             kube::PatchType::kMerge, {{"status", RenderStatus(desired)}},
+                             kube::PatchType::kMerge, {{"status", RenderStatusPatch(desired)}},
                              kube::PatchOptions{"status", "", false});
   if (!patched.ok()) {
     if (!kube::IsNotFound(patched.status())) error = patched.status();
@@ -311,8 +299,21 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
                                                    capability::PhaseName(phase), ")"));
   }
   if (current.phase != desired.phase) {
-    LogInfo(absl::StrCat("Capability ", capability::PhaseName(phase)),
-            {{"object", key}, {"id", identifier}, {"message", desired.message}});
+    // An outage changes every capability at once: a few example lines and a count, not
+    // 10,000 lines (the phase metrics and the status carry each one).
+    int64_t suppressed = 0;
+    bool log;
+    {
+      absl::MutexLock lock(&mu_);
+      log = phase_log_.Allow(now, &suppressed);
+    }
+    if (log) {
+      LogInfo(absl::StrCat("Capability ", capability::PhaseName(phase)),
+              {{"object", key},
+               {"id", identifier},
+               {"message", desired.message},
+               {"similar_lines_suppressed", suppressed}});
+    }
     bool flapping = desired.flapping && current.flapping;
     if (!flapping) {
       events_.Record(target.ref, capability::IsWarning(phase), capability::PhaseName(phase),

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "capability/capability_status.h"
 #include "common/clock.h"
+#include "common/log_limiter.h"
 #include "heartbeat/engine.h"
 #include "kube/client.h"
 #include "operator/declaration_index.h"
@@ -40,7 +41,7 @@ namespace hb::op {
 
 struct ReconcilerOptions {
   std::string key_prefix = "/chora/capabilities/";
-  absl::Duration status_sync_period = absl::Seconds(30);
+  absl::Duration status_sync_period = absl::Seconds(300);
   // How long a reconcile waits for etcd to confirm a key's removal before it fails (and is
   // retried with backoff).
   absl::Duration etcd_timeout = absl::Seconds(5);
@@ -88,12 +89,24 @@ class CapabilityReconciler {
   };
 
   absl::Status StopHeartbeat(const std::string& identifier, bool delete_key);
+  // Drops what is kept per object (phase, last writes) for the objects `identifier` no
+  // longer has: deleted ones leave the phase metrics.
+  void ForgetObjectsOtherThan(const std::string& identifier, const std::set<std::string>& targets);
   // Adds or removes the finalizer with a patch conditional on the indexed resourceVersion:
   // true when the object has it as asked, false when the object changed meanwhile (its
   // event brings the identifier back).
   absl::StatusOr<bool> SetFinalizer(const capability::Declaration& d, bool present);
   absl::Status FinishDeletion(const capability::Declaration& d);
   absl::Status SyncMirrors(const IndexEntry& entry);
+  // Creates or updates the mirror `key` of entry `d`; never touches an object that is not
+  // this entry's mirror (reported instead, as is a mirror the API server refuses).
+  absl::Status SyncMirror(const IndexEntry& entry, const std::string& key,
+                          const capability::Declaration& d);
+  // The mirror's create found an object of that name: ours (the index lags) or reported.
+  absl::Status MirrorNameInUse(const std::string& key, const capability::Declaration& d);
+  // A Warning Event on the entry's ConfigMap and a log line, once per message and mirror.
+  void ReportMirrorProblem(const capability::Declaration& d, const std::string& key,
+                           const std::string& reason, const std::string& message);
   // Writes the status of one object if due; returns when to look again (zero: no need).
   absl::Duration SyncStatus(const StatusTarget& target, const capability::Declaration& own,
                             const capability::Declaration* winner, const std::string& identifier,
@@ -114,6 +127,14 @@ class CapabilityReconciler {
   std::map<std::string, std::pair<std::string, std::string>> phases_ ABSL_GUARDED_BY(mu_);
   // Identifiers whose key removal etcd has not confirmed yet: removed again when retried.
   std::set<std::string> unconfirmed_removals_ ABSL_GUARDED_BY(mu_);
+  // identifier -> the object keys whose status it kept at its last reconcile
+  std::map<std::string, std::set<std::string>> objects_ ABSL_GUARDED_BY(mu_);
+  // object key -> the identifier that kept it last (an object can change identifier)
+  std::map<std::string, std::string> owner_ ABSL_GUARDED_BY(mu_);
+  // phase-change log lines: at most 20 per 10 s
+  LogLimiter phase_log_ ABSL_GUARDED_BY(mu_){20, absl::Seconds(10)};
+  // mirror key -> the problem last reported for it (MirrorNameTaken, MirrorRefused)
+  std::map<std::string, std::string> mirror_problems_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hb::op

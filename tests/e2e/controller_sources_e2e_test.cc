@@ -1,4 +1,5 @@
 // The controller end to end, driven by the real kubectl: capability ConfigMaps.
+#include "capability/configmap_source.h"
 #include "controller_fixture.h"
 
 namespace hb::testing {
@@ -45,8 +46,9 @@ TEST_F(ControllerE2E, AConfigMapGivesExactlyItsServiceHeartbeatsAndReportsBroken
   // Every declared capability shows in kubectl get capabilities.
   EXPECT_TRUE(WaitFor([&] { return Phase("caps.chora.cm.one") == "Healthy"; }, absl::Seconds(10)))
       << controller.Output();
-  EXPECT_TRUE(
-      WaitFor([&] { return Phase("caps.chora.cm.two-words") == "Healthy"; }, absl::Seconds(10)));
+  EXPECT_TRUE(WaitFor(
+      [&] { return Phase(capability::MirrorName("caps", "chora.cm.two_words")) == "Healthy"; },
+      absl::Seconds(10)));
   EXPECT_TRUE(
       WaitFor([&] { return Phase("caps.chora.cm.pattern") == "NotApplicable"; }, absl::Seconds(5)));
   // Every entry has been reconciled (each has its phase): no third key came of them.
@@ -78,8 +80,12 @@ TEST_F(ControllerE2E, AConfigMapGivesExactlyItsServiceHeartbeatsAndReportsBroken
       },
       absl::Seconds(10)))
       << controller.Output();
-  EXPECT_TRUE(WaitFor([&] { return !Get("capability/caps.chora.cm.two-words").is_object(); },
-                      absl::Seconds(5)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return !Get("capability/" + capability::MirrorName("caps", "chora.cm.two_words"))
+                    .is_object();
+      },
+      absl::Seconds(5)));
   EXPECT_TRUE(
       WaitFor([&] { return Phase("caps.chora.cm.three") == "Healthy"; }, absl::Seconds(10)));
 

@@ -200,6 +200,7 @@ TEST(HeartbeatTlsE2E, TlsWithClientCertificatesAndPasswordFromAFile) {
   EXPECT_EQ(hb.Wait(absl::Seconds(10)), 0);
   EXPECT_FALSE(present());
   EXPECT_EQ(hb.Output().find("pw-from-file-42"), std::string::npos) << "a secret was logged";
+  EXPECT_EQ(hb.Output().find("unencrypted"), std::string::npos) << "over TLS: no warning";
   // etcd's simple tokens look like "<16 letters>.<index>": none appears, even at debug level.
   EXPECT_FALSE(LooksLikeAToken(hb.Output())) << "a token was logged\n" << hb.Output();
   std::filesystem::remove_all(dir);
@@ -227,6 +228,12 @@ TEST(HeartbeatAuthE2E, AWrongPasswordIsReportedOnceAndARotatedPasswordFileRecove
   EXPECT_LE(Occurrences(refused, "etcd authentication still refused"), 3u) << refused;
   EXPECT_LT(Occurrences(refused, "ERROR"), 3u) << refused;
   EXPECT_EQ(refused.find("wrong-pw"), std::string::npos) << "a secret was logged";
+  // A password over a connection without TLS is allowed, and said once.
+  EXPECT_EQ(Occurrences(refused,
+                        "WARNING - etcd username and password will cross the network "
+                        "unencrypted"),
+            1u)
+      << refused;
 
   std::ofstream(password_file, std::ios::trunc) << "right-pw\n";  // the Secret rotates
   auto present = [&] { return PresentAsRoot(*etcd, "auth.one"); };

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,26 @@ TEST_F(InformerTest, WatchEventsUpdateTheCacheBeforeHandlersRun) {
   EXPECT_EQ(informer.Get("default/a").value()["data"]["v"], "2");
   EXPECT_EQ(informer.stats().last_resource_version, std::to_string(fake_.ResourceVersion()));
   EXPECT_THAT(cache_matched, ::testing::Each(true));
+}
+
+// A handler that throws neither ends the informer's thread nor keeps the event from the
+// handlers after it; the informer goes on with the next events.
+TEST_F(InformerTest, AHandlerThatThrowsIsCountedAndTheOthersStillGetTheEvent) {
+  Create("a");
+  Informer informer(fake_, clock_, Options());
+  informer.AddHandler([](const InformerEvent& event) {
+    if (event.key == "default/a") throw std::runtime_error("boom");
+  });
+  informer.AddHandler(events_.Handler());
+  InformerRunner runner(informer);
+  ASSERT_TRUE(informer.WaitForSync(absl::Seconds(5)));
+  ASSERT_TRUE(fake_.WaitForWatches(1, absl::Seconds(5)));
+  SetData("a", "2");
+  Create("b");
+  ASSERT_TRUE(events_.WaitForCount(3, absl::Seconds(5)));
+  EXPECT_THAT(events_.Summary(),
+              ElementsAre("Added default/a", "Updated default/a", "Added default/b"));
+  EXPECT_EQ(informer.stats().handler_errors, 2);
 }
 
 TEST_F(InformerTest, GoneRelistReportsExactlyWhatChangedWhileTheWatchWasBroken) {

@@ -158,6 +158,9 @@ TEST_F(HeartbeatE2E, UsageErrorsExitTwoWithAMessage) {
       {{"heartbeat", "--namespace", "a.b", "--mode", "sometimes"}, {}, "--mode"},
       {{"heartbeat", "--namespace", "a.b"}, {"LOG_LEVEL=loud"}, "LOG_LEVEL"},
       {{"heartbeat", "--bogus"}, {}, "--bogus"},
+      {{"controller", "--watch-namespace", "team-a", "--capabilities-configmap", "team-b/caps"},
+       {},
+       "namespace team-b is not in --watch-namespace (team-a)"},
       {{}, {}, "subcommand"},
   };
   for (const Case& c : cases) {

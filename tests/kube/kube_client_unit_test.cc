@@ -87,6 +87,15 @@ TEST(ErrorsTest, HttpStatusesMapToPredicates) {
   EXPECT_TRUE(IsRetryable(throttled));
   EXPECT_EQ(RetryAfter(throttled), absl::Seconds(3));
   EXPECT_THAT(std::string(throttled.message()), HasSubstr("retry after 3s"));
+  // A server asking for hours gets at most kMaxRetryAfter.
+  EXPECT_EQ(RetryAfter(StatusFromHttp("GET x", 429, "", "86400")), kMaxRetryAfter);
+  EXPECT_EQ(
+      RetryAfter(StatusFromHttp(
+          "GET x", 429,
+          R"({"kind":"Status","reason":"TooManyRequests","details":{"retryAfterSeconds":7200}})",
+          "")),
+      kMaxRetryAfter);
+  EXPECT_EQ(RetryAfter(StatusFromHttp("GET x", 429, "", "-5")), absl::ZeroDuration());
   EXPECT_TRUE(IsRetryable(StatusFromHttp("GET x", 500, "", "")));
   EXPECT_TRUE(IsRetryable(StatusFromHttp("GET x", 503, "<html>busy</html>", "")));
   EXPECT_TRUE(IsRetryable(absl::UnavailableError("connection refused")));

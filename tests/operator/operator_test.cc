@@ -6,7 +6,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "capability/configmap_source.h"
 #include "etcd/fake_etcd.h"
 #include "kubefake/fake_kube_client.h"
 #include "support/process.h"
@@ -53,8 +55,9 @@ class OperatorTest : public ::testing::Test {
     if (operator_) operator_->Stop();
   }
 
-  void Start(bool lead) {
+  void Start(bool lead, std::vector<std::string> named_configmaps = {}) {
     OperatorOptions options;
+    options.configmaps = std::move(named_configmaps);
     options.workers = 2;
     options.instance = "test";
     operator_ = std::make_unique<Operator>(kube_, *engine_, clock_, options);
@@ -84,7 +87,8 @@ class OperatorTest : public ::testing::Test {
     auto events = kube_.List(kEvents, {});
     int n = 0;
     for (const auto& e : events.ok() ? events->items : std::vector<nlohmann::json>{}) {
-      n += e.value("reason", "") == reason;
+      // Repeats within the correlation window are one Event whose count goes up.
+      if (e.value("reason", "") == reason) n += e.value("count", 1);
     }
     return n;
   }
@@ -139,9 +143,9 @@ TEST_F(OperatorTest, ConfigMapEntriesAreMirroredAndABrokenOneIsReportedOncePerCh
                                       "chora_service: {health: {interval: 1, heartbeat_ttl: 4}}\n"},
                                      {"bad.yaml", "metadata: [broken\n"}}));
   Start(/*lead=*/true);
-  ASSERT_TRUE(
-      WaitFor([&] { return kube_.Object(kCaps, "caps.a.cm-good").has_value(); }, absl::Seconds(5)));
-  ASSERT_TRUE(WaitFor([&] { return Phase("caps.a.cm-good") == "Pending"; }, absl::Seconds(5)));
+  const std::string mirror = capability::MirrorName("caps", "a.cm_good");
+  ASSERT_TRUE(WaitFor([&] { return kube_.Object(kCaps, mirror).has_value(); }, absl::Seconds(5)));
+  ASSERT_TRUE(WaitFor([&] { return Phase(mirror) == "Pending"; }, absl::Seconds(5)));
   EXPECT_TRUE(engine_->GetStatus("a.cm_good").has_value());
   ASSERT_TRUE(WaitFor([&] { return EventsWithReason("InvalidManifest") == 1; }, absl::Seconds(5)));
 
@@ -157,6 +161,37 @@ TEST_F(OperatorTest, ConfigMapEntriesAreMirroredAndABrokenOneIsReportedOncePerCh
   ASSERT_TRUE(WaitFor([&] { return EventsWithReason("InvalidManifest") == 2; }, absl::Seconds(5)));
   ASSERT_TRUE(WaitFor([&] { return Idle(); }, absl::Seconds(5)));
   EXPECT_EQ(EventsWithReason("InvalidManifest"), 2);
+}
+
+// Named with --capabilities-configmap and labelled too: two informers see it, and losing
+// the label (one of them deletes it) must not stop its heartbeats.
+TEST_F(OperatorTest, AConfigMapBothNamedAndLabelledStaysDeclaredWhenTheLabelGoes) {
+  kube_.Seed(kConfigMaps,
+             ConfigMap({{"a.yaml",
+                         "metadata: {dc_identifier: a.both}\n"
+                         "chora_service: {health: {interval: 1, heartbeat_ttl: 4}}\n"}}));
+  Start(/*lead=*/true, {"default/caps"});
+  ASSERT_TRUE(
+      WaitFor([&] { return kube_.Object(kCaps, "caps.a.both").has_value(); }, absl::Seconds(5)));
+  ASSERT_TRUE(engine_->GetStatus("a.both").has_value());
+  nlohmann::json unlabelled = *kube_.Object(kConfigMaps, "caps");
+  unlabelled["metadata"].erase("labels");
+  kube_.Seed(kConfigMaps, unlabelled);
+  // A labelled ConfigMap created afterwards reaches the label informer on the same watch,
+  // after the deletion: once its entry runs, the deletion has been handled too.
+  nlohmann::json other = ConfigMap({{"o.yaml",
+                                     "metadata: {dc_identifier: a.other}\nchora_service: {health: "
+                                     "{interval: 1, heartbeat_ttl: 4}}\n"}});
+  other["metadata"]["name"] = "other";
+  kube_.Seed(kConfigMaps, other);
+  ASSERT_TRUE(WaitFor([&] { return engine_->GetStatus("a.other").has_value(); }, absl::Seconds(5)));
+  ASSERT_TRUE(WaitFor([&] { return Idle(); }, absl::Seconds(5)));
+  EXPECT_TRUE(engine_->GetStatus("a.both").has_value()) << "still declared by name";
+  EXPECT_TRUE(kube_.Object(kCaps, "caps.a.both").has_value());
+
+  ASSERT_TRUE(kube_.Delete(kConfigMaps, "caps", {}).ok());
+  ASSERT_TRUE(WaitFor([&] { return !engine_->GetStatus("a.both").has_value(); }, absl::Seconds(5)))
+      << "gone from both watches: no longer declared";
 }
 
 TEST_F(OperatorTest, AFailedReconcileIsRetriedWithBackoffOnTheClock) {

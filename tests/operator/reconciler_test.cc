@@ -1,102 +1,21 @@
 // CapabilityReconciler against in-memory Kubernetes and etcd, with the real engine on a
 // fake clock: what one Reconcile() does for each kind of declaration.
-#include "operator/reconciler.h"
-
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 
 #include "capability/configmap_source.h"
-#include "capability/declaration.h"
-#include "etcd/fake_etcd.h"
-#include "kubefake/fake_kube_client.h"
+#include "reconciler_fixture.h"
 
 namespace hb::op {
 namespace {
 
-using capability::Declaration;
 using capability::FromCapability;
 using kubefake::Verb;
-
-const kube::ResourceRef kCaps{"chora.dev", "v1alpha1", "capabilities", "default"};
-const kube::ResourceRef kConfigMaps{"", "v1", "configmaps", "default"};
-
-class ReconcilerTest : public ::testing::Test {
- protected:
-  ReconcilerTest() {
-    etcd_.SetAutoDeliver(true);
-    heartbeat::EngineOptions options;
-    options.adopt = false;
-    options.seed = 7;
-    engine_ = std::make_unique<heartbeat::HeartbeatEngine>(etcd_, clock_, options);
-    ReconcilerOptions ro;
-    ro.status_sync_period = absl::Seconds(30);
-    reconciler_ =
-        std::make_unique<CapabilityReconciler>(kube_, *engine_, index_, events_, clock_, ro);
-  }
-
-  // Indexes every Capability as the informer would have by now (resources and mirrors),
-  // then reconciles `id`.
-  ReconcileResult Reconcile(const std::string& id) {
-    auto listed = kube_.List(kCaps, {});
-    EXPECT_TRUE(listed.ok());
-    std::set<std::string> now;
-    for (const nlohmann::json& object :
-         listed.ok() ? listed->items : std::vector<nlohmann::json>{}) {
-      std::string key = "default/" + kube::ObjectName(object);
-      now.insert(key);
-      if (capability::IsMirror(object)) {
-        index_.SetMirror(key, capability::FromMirror(object));
-      } else {
-        index_.SetResource(key, FromCapability(object));
-      }
-    }
-    for (const std::string& gone : seen_) {
-      if (now.count(gone) > 0) continue;
-      index_.SetResource(gone, std::nullopt);
-      index_.SetMirror(gone, std::nullopt);
-    }
-    seen_ = now;
-    return reconciler_->Reconcile(id);
-  }
-  // Creates (or updates the spec of) a Capability.
-  void Declare(const std::string& name, nlohmann::json spec) {
-    auto existing = kube_.Object(kCaps, name);
-    if (!existing) {
-      kube_.Seed(kCaps, {{"apiVersion", "chora.dev/v1alpha1"},
-                         {"kind", "Capability"},
-                         {"metadata", {{"name", name}, {"namespace", "default"}}},
-                         {"spec", spec}});
-    } else {
-      ASSERT_TRUE(kube_.Patch(kCaps, name, kube::PatchType::kMerge, {{"spec", spec}}, {}).ok());
-    }
-  }
-  // Lets the engine work for `d` of virtual time.
-  void Run(absl::Duration d) {
-    absl::Time end = clock_.Now() + d;
-    while (clock_.Now() < end) {
-      engine_->RunDue();
-      clock_.Advance(absl::Milliseconds(50));
-    }
-    engine_->RunDue();
-  }
-  std::string Phase(const std::string& name) {
-    auto object = kube_.Object(kCaps, name);
-    return object ? object->value("status", nlohmann::json::object()).value("phase", "") : "";
-  }
-  bool KeyPresent(const std::string& id) {
-    return etcd_.Get("/chora/capabilities/" + id + "/health").has_value();
-  }
-
-  FakeClock clock_{absl::FromUnixSeconds(1800000000)};
-  etcd::FakeEtcd etcd_{clock_};
-  kubefake::FakeKubeClient kube_{clock_};
-  DeclarationIndex index_;
-  EventRecorder events_{kube_, clock_, "test"};
-  std::unique_ptr<heartbeat::HeartbeatEngine> engine_;
-  std::unique_ptr<CapabilityReconciler> reconciler_;
-  std::set<std::string> seen_;  // object keys indexed so far
-};
+using testing::kCaps;
+using testing::kConfigMaps;
+using testing::ReconcilerTest;
 
 TEST_F(ReconcilerTest, ARunnableResourceGetsAHeartbeatAFinalizerAndStatus) {
   Declare("reg",
@@ -191,6 +110,45 @@ TEST_F(ReconcilerTest, PausingRemovesTheKeyAndTheHeartbeat) {
   EXPECT_EQ(Phase("reg"), "Paused");
 }
 
+// The whole status after each transition: what no longer applies is gone, not kept.
+TEST_F(ReconcilerTest, EachTransitionLeavesOnlyTheFieldsThatApply) {
+  Declare("reg",
+          {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  Reconcile("a.reg");
+  Run(absl::Seconds(2));
+  ASSERT_TRUE(Reconcile("a.reg").status.ok());
+  auto keys = [&] {
+    std::set<std::string> out;
+    nlohmann::json object = kube_.Object(kCaps, "reg").value();
+    for (auto& [k, v] : object["status"].items()) out.insert(k);
+    return out;
+  };
+  const std::set<std::string> always = {"phase",     "message", "identifier", "observedGeneration",
+                                        "source",    "etcdKey", "ttlSeconds", "intervalSeconds",
+                                        "conditions"};
+  std::set<std::string> running = always;
+  for (const char* k : {"leaseID", "heartbeatCount", "lastHeartbeatTime"}) running.insert(k);
+  ASSERT_EQ(Phase("reg"), "Healthy");
+  EXPECT_EQ(keys(), running);
+
+  Declare("reg", {{"heartbeat", {{"paused", true}}}});
+  ASSERT_TRUE(Reconcile("a.reg").status.ok());
+  ASSERT_EQ(Phase("reg"), "Paused");
+  EXPECT_EQ(keys(), always) << (*kube_.Object(kCaps, "reg"))["status"].dump();
+
+  Declare("reg", {{"heartbeat", {{"paused", false}}}});
+  Reconcile("a.reg");
+  Run(absl::Seconds(2));
+  ASSERT_TRUE(Reconcile("a.reg").status.ok());
+  ASSERT_EQ(Phase("reg"), "Healthy");
+  EXPECT_EQ(keys(), running);
+
+  Declare("reg", {{"heartbeat", {{"intervalSeconds", 4}}}});  // not below the TTL
+  ASSERT_TRUE(Reconcile("a.reg").status.ok());
+  ASSERT_EQ(Phase("reg"), "Invalid");
+  EXPECT_EQ(keys(), always);
+}
+
 TEST_F(ReconcilerTest, DeletionWaitsForTheKeyToBeGone) {
   Declare("reg",
           {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
@@ -237,16 +195,25 @@ TEST_F(ReconcilerTest, ConfigMapEntriesAreMirroredAndTheirMirrorsRemoved) {
   auto parsed = capability::FromConfigMap(cm, {10, 30});
   index_.SetConfigMap("default/caps", parsed.declarations);
   ASSERT_TRUE(Reconcile("a.cm_x").status.ok());
-  auto mirror = kube_.Object(kCaps, "caps.a.cm-x");
+  // An underscore makes "<configmap>.<identifier>" ambiguous: the name carries a hash.
+  std::string mirror_name = capability::MirrorName("caps", "a.cm_x");
+  EXPECT_EQ(mirror_name.rfind("caps.a.cm-x-", 0), 0u) << mirror_name;
+  auto mirror = kube_.Object(kCaps, mirror_name);
   ASSERT_TRUE(mirror.has_value());
   EXPECT_TRUE(capability::IsMirror(*mirror));
   EXPECT_EQ((*mirror)["spec"]["heartbeat"]["ttlSeconds"], 4);
   EXPECT_TRUE(engine_->GetStatus("a.cm_x").has_value());
 
+  ASSERT_TRUE(Reconcile("a.cm_x").status.ok());  // the mirror is indexed now: its status
+  auto counts = reconciler_->PhaseCounts();
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts.begin()->first.first, "configmap");
+
   index_.SetConfigMap("default/caps", {});
   ASSERT_TRUE(Reconcile("a.cm_x").status.ok());
-  EXPECT_FALSE(kube_.Object(kCaps, "caps.a.cm-x").has_value());
+  EXPECT_FALSE(kube_.Object(kCaps, mirror_name).has_value());
   EXPECT_FALSE(engine_->GetStatus("a.cm_x").has_value());
+  EXPECT_TRUE(reconciler_->PhaseCounts().empty()) << "a deleted mirror leaves the phase metrics";
 }
 
 TEST_F(ReconcilerTest, AnInvalidSpecIsReportedNotRetried) {

@@ -103,7 +103,8 @@ In cluster-wide mode the first two are in the ClusterRole instead.
   verbs: [update]
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  # patch: a repeated event raises the count of the first one (event correlation)
+  verbs: [create, patch]
 {{- if .Values.checks.enabled }}
 # serviceRef health checks count the ready endpoints of a Service: EndpointSlices, read-only.
 - apiGroups: [discovery.k8s.io]

@@ -49,7 +49,6 @@ RUN apt-get update \
       libnghttp2-14 \
       libp11-kit0 \
       libprometheus-cpp-core1.0 \
-      libprometheus-cpp-pull1.0 \
       libprotobuf32 \
       libpsl5 \
       libre2-9 \

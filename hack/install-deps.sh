@@ -6,10 +6,12 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config clang-format git
+  # the fuzz targets (hack/fuzz.sh): clang and its libFuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
   # libraries
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   libabsl-dev libcpprest-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
-  prometheus-cpp-dev libcli11-dev libgtest-dev libgmock-dev googletest libcurl4-openssl-dev
+  prometheus-cpp-dev libcivetweb-dev libcli11-dev libgtest-dev libgmock-dev googletest libcurl4-openssl-dev
   # real services and tools the tests drive
   etcd-server etcd-client openssl ca-certificates python3 python3-yaml unzip curl
   prometheus-blackbox-exporter

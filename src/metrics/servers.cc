@@ -1,13 +1,26 @@
 #include "metrics/servers.h"
 
-#include <cpprest/http_listener.h>
-#include <prometheus/exposer.h>
+#include <prometheus/text_serializer.h>
+
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 
 namespace hb::metrics {
+namespace {
+
+void LogStarted(const char* what, const std::string& address, const char* paths,
+                const HttpLimits& limits) {
+  LogInfo(what, {{"address", address},
+                 {"paths", paths},
+                 {"threads", limits.threads},
+                 {"request_timeout_ms", limits.request_timeout_ms},
+                 {"max_request_size", limits.max_request_size}});
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> NormalizeBindAddress(const std::string& bind) {
   size_t colon = bind.rfind(':');
@@ -22,79 +35,46 @@ absl::StatusOr<std::string> NormalizeBindAddress(const std::string& bind) {
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& bind,
-                                                                    MetricsSources sources) {
+                                                                    MetricsSources sources,
+                                                                    const HttpLimits& limits) {
   auto address = NormalizeBindAddress(bind);
   if (!address.ok()) return address.status();
   std::unique_ptr<MetricsServer> server(new MetricsServer());
-  server->collector_ = std::make_shared<OperatorCollector>(std::move(sources));
-  try {
-    server->exposer_ = std::make_unique<prometheus::Exposer>(*address, 2);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", *address, ": ", e.what()));
-  }
-  server->exposer_->RegisterCollectable(server->collector_);
-  LogInfo("Serving metrics", {{"address", *address}, {"path", "/metrics"}});
+  server->collector_ = std::make_unique<OperatorCollector>(std::move(sources));
+  const OperatorCollector* collector = server->collector_.get();
+  std::map<std::string, HttpHandler> handlers;
+  handlers["/metrics"] = [collector] {
+    return HttpResponse{200, prometheus::TextSerializer().Serialize(collector->Collect()),
+                        "text/plain; version=0.0.4; charset=utf-8"};
+  };
+  auto http = HttpServer::Start("metrics", *address, std::move(handlers), limits);
+  if (!http.ok()) return http.status();
+  server->http_ = *std::move(http);
+  LogStarted("Serving metrics", *address, "/metrics", limits);
   return server;
 }
 
 MetricsServer::~MetricsServer() = default;
 
-class HealthServer::Impl {
- public:
-  Impl(const std::string& url, ReadinessCheck ready)
-      : listener_(web::uri(url)), ready_(std::move(ready)) {
-    listener_.support(web::http::methods::GET,
-                      [this](web::http::http_request request) { Handle(std::move(request)); });
-  }
-  void Open() { listener_.open().wait(); }
-  ~Impl() {
-    try {
-      listener_.close().wait();
-    } catch (const std::exception&) {
-    }
-  }
-
- private:
-  void Handle(web::http::http_request request) {
-    std::string path = request.relative_uri().path();
-    web::http::status_code code = web::http::status_codes::OK;
-    std::string body = "ok\n";
-    if (path == "/readyz") {
-      absl::Status ready = ready_();
-      if (!ready.ok()) {
-        code = web::http::status_codes::ServiceUnavailable;
-        body = absl::StrCat("not ready: ", ready.message(), "\n");
-      }
-    } else if (path != "/healthz") {
-      code = web::http::status_codes::NotFound;
-      body = "not found\n";
-    }
-    request.reply(code, body, "text/plain; charset=utf-8").then([](pplx::task<void> t) {
-      try {
-        t.get();
-      } catch (const std::exception&) {
-      }
-    });
-  }
-
-  web::http::experimental::listener::http_listener listener_;
-  ReadinessCheck ready_;
-};
-
 absl::StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(const std::string& bind,
-                                                                  ReadinessCheck ready) {
+                                                                  ReadinessCheck ready,
+                                                                  const HttpLimits& limits) {
   auto address = NormalizeBindAddress(bind);
   if (!address.ok()) return address.status();
   std::unique_ptr<HealthServer> server(new HealthServer());
-  try {
-    server->impl_ = std::make_unique<Impl>(absl::StrCat("http://", *address), std::move(ready));
-    server->impl_->Open();
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve health probes on ", *address, ": ", e.what()));
-  }
-  LogInfo("Serving health probes", {{"address", *address}, {"paths", "/healthz,/readyz"}});
+  server->ready_ = std::move(ready);
+  const ReadinessCheck* check = &server->ready_;
+  std::map<std::string, HttpHandler> handlers;
+  handlers["/healthz"] = [] { return HttpResponse{200, "ok\n"}; };
+  handlers["/readyz"] = [check] {
+    absl::Status status = (*check)();
+    if (status.ok()) return HttpResponse{200, "ok\n"};
+    return HttpResponse{503, absl::StrCat("not ready: ", status.message(), "\n")};
+  };
+  auto http = HttpServer::Start("health probes", *address, std::move(handlers), limits);
+  if (!http.ok()) return http.status();
+  server->http_ = *std::move(http);
+  LogStarted("Serving health probes", *address, "/healthz,/readyz", limits);
   return server;
 }
 

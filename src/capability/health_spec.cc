@@ -34,6 +34,16 @@ class Reader {
     }
     return f->get<int64_t>();
   }
+  // An integer the check holds as int (ports, minReady, thresholds): a value beyond int fails
+  // rather than being cut down to one that passes the bounds (4294967376 is 80 as an int).
+  int SmallInt(const char* name, int fallback) {
+    int64_t value = Int(name, fallback);
+    if (value != static_cast<int>(value)) {
+      Fail(name, absl::StrCat("out of range, got ", value));
+      return fallback;
+    }
+    return static_cast<int>(value);
+  }
   bool Bool(const char* name) {
     const nlohmann::json* f = Field(o_, name);
     if (f != nullptr && !f->is_boolean()) Fail(name, "must be true or false");
@@ -42,7 +52,7 @@ class Reader {
   absl::Status status() const { return status_; }
 
  private:
-  void Fail(const char* name, const char* message) {
+  void Fail(const char* name, absl::string_view message) {
     if (status_.ok()) status_ = Bad(absl::StrCat(path_, name), message);
   }
   const nlohmann::json& o_;
@@ -67,13 +77,13 @@ absl::Status ReadTarget(const nlohmann::json& health, const std::string& ns,
     Reader r(*tcp, "tcp.");
     spec.kind = check::CheckKind::kTcp;
     spec.host = r.String("host");
-    spec.port = static_cast<int>(r.Int("port", 0));
+    spec.port = r.SmallInt("port", 0);
     if (!r.status().ok()) return r.status();
   } else if (const nlohmann::json* grpc = Field(health, "grpc")) {
     Reader r(*grpc, "grpc.");
     spec.kind = check::CheckKind::kGrpc;
     spec.host = r.String("host");
-    spec.port = static_cast<int>(r.Int("port", 0));
+    spec.port = r.SmallInt("port", 0);
     spec.grpc_service = r.String("service");
     spec.grpc_tls = r.Bool("tls");
     if (!r.status().ok()) return r.status();
@@ -82,7 +92,7 @@ absl::Status ReadTarget(const nlohmann::json& health, const std::string& ns,
     spec.kind = check::CheckKind::kServiceRef;
     spec.service_namespace = ns;
     spec.service_name = r.String("name");
-    spec.min_ready = static_cast<int>(r.Int("minReady", 1));
+    spec.min_ready = r.SmallInt("minReady", 1);
     if (const nlohmann::json* port = Field(*ref, "port")) {
       if (port->is_number_integer()) {
         spec.service_port = std::to_string(port->get<int64_t>());
@@ -141,11 +151,11 @@ absl::StatusOr<check::CheckSpec> HealthSpecFromJson(const nlohmann::json& health
   spec.period = absl::Seconds(h.Int("periodSeconds", interval_seconds));
   int64_t timeout = h.Int("timeoutSeconds", 0);
   spec.timeout = timeout > 0 ? absl::Seconds(timeout) : spec.period / 2;
-  spec.failure_threshold = static_cast<int>(h.Int("failureThreshold", 3));
-  spec.success_threshold = static_cast<int>(h.Int("successThreshold", 1));
+  spec.failure_threshold = h.SmallInt("failureThreshold", 3);
+  spec.success_threshold = h.SmallInt("successThreshold", 1);
   spec.initial_delay = absl::Seconds(h.Int("initialDelaySeconds", 0));
   spec.deregister_after = absl::Seconds(h.Int("deregisterAfterSeconds", 0));
-  spec.flap_threshold = static_cast<int>(h.Int("flapThreshold", 5));
+  spec.flap_threshold = h.SmallInt("flapThreshold", 5);
   spec.flap_window = absl::Seconds(h.Int("flapWindowSeconds", 300));
   if (!h.status().ok()) return h.status();
   absl::Status valid = check::ValidateCheckSpec(spec, kPrefix);

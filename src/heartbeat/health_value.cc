@@ -1,5 +1,7 @@
 #include "heartbeat/health_value.h"
 
+#include <cmath>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/time_format.h"
@@ -89,7 +91,10 @@ void ParseCheck(const nlohmann::json& j, HealthValue& v) {
     v.consecutive_failures = n->get<int>();
   }
   if (auto ms = j.find("latency_ms"); ms != j.end() && ms->is_number()) {
-    v.latency = absl::Microseconds(static_cast<int64_t>(ms->get<double>() * 1000));
+    // Rounded, not truncated, so that a rendered value reads back as written (32.3 ms is
+    // 32299.99... us as a double); absl's double overload saturates where a cast to int64
+    // of a huge value would be undefined.
+    v.latency = absl::Microseconds(std::round(ms->get<double>() * 1000));
   }
   if (auto deps = j.find("dependencies"); deps != j.end() && deps->is_object()) {
     v.dependencies = deps->dump();

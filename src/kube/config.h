@@ -45,6 +45,10 @@ std::string Describe(const KubeConfig& config);
 absl::StatusOr<KubeConfig> LoadKubeconfig(const std::vector<std::string>& paths,
                                           absl::string_view context = {});
 absl::StatusOr<KubeConfig> LoadKubeconfig(const std::string& path, absl::string_view context = {});
+// One kubeconfig given as text: relative file paths in it are resolved against `base_dir`
+// (files it names are still read); messages call it "kubeconfig (text)".
+absl::StatusOr<KubeConfig> ParseKubeconfig(absl::string_view text, absl::string_view base_dir,
+                                           absl::string_view context = {});
 
 // In-cluster configuration from the service host and port and the service account
 // directory (token, ca.crt, namespace). The token is used as token_file so that it is

@@ -39,19 +39,25 @@ YAML::Node Child(const YAML::Node& map, const char* key) {
 
 std::string ScalarOrEmpty(const YAML::Node& node) { return node.IsScalar() ? node.Scalar() : ""; }
 
-absl::StatusOr<KubeconfigFile> ParseFile(const std::string& path) {
-  HB_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, "kubeconfig"));
-  KubeconfigFile file{path, DirName(path), {}};
+// `path` names the text in messages; relative paths inside it are resolved against `dir`.
+absl::StatusOr<KubeconfigFile> ParseText(const std::string& text, std::string path,
+                                         std::string dir) {
+  KubeconfigFile file{std::move(path), std::move(dir), {}};
   try {
     file.root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat("kubeconfig ", path, ": not valid YAML: ", e.what()));
+        absl::StrCat("kubeconfig ", file.path, ": not valid YAML: ", e.what()));
   }
   if (!file.root.IsNull() && !file.root.IsMap()) {
-    return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", path, ": not a mapping"));
+    return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", file.path, ": not a mapping"));
   }
   return file;
+}
+
+absl::StatusOr<KubeconfigFile> ParseFile(const std::string& path) {
+  HB_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, "kubeconfig"));
+  return ParseText(text, path, DirName(path));
 }
 
 // Reads the fields of one mapping; every error names the file and the field.
@@ -241,6 +247,17 @@ absl::StatusOr<KubeConfig> Resolve(const std::vector<KubeconfigFile>& files, std
   return config;
 }
 
+// Resolve() with yaml-cpp's exceptions turned into a status.
+absl::StatusOr<KubeConfig> ResolveFiles(const std::vector<KubeconfigFile>& files,
+                                        absl::string_view context) {
+  try {
+    return Resolve(files, std::string(context));
+  } catch (const YAML::Exception& e) {  // a field of an unexpected shape
+    return absl::InvalidArgumentError(
+        absl::StrCat("kubeconfig ", FileList(files), ": unexpected structure: ", e.what()));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<KubeConfig> LoadKubeconfig(const std::vector<std::string>& paths,
@@ -251,12 +268,16 @@ absl::StatusOr<KubeConfig> LoadKubeconfig(const std::vector<std::string>& paths,
     HB_ASSIGN_OR_RETURN(KubeconfigFile file, ParseFile(path));
     files.push_back(std::move(file));
   }
-  try {
-    return Resolve(files, std::string(context));
-  } catch (const YAML::Exception& e) {  // a field of an unexpected shape
-    return absl::InvalidArgumentError(
-        absl::StrCat("kubeconfig ", FileList(files), ": unexpected structure: ", e.what()));
-  }
+  return ResolveFiles(files, context);
+}
+
+absl::StatusOr<KubeConfig> ParseKubeconfig(absl::string_view text, absl::string_view base_dir,
+                                           absl::string_view context) {
+  std::vector<KubeconfigFile> files;
+  HB_ASSIGN_OR_RETURN(KubeconfigFile file,
+                      ParseText(std::string(text), "(text)", std::string(base_dir)));
+  files.push_back(std::move(file));
+  return ResolveFiles(files, context);
 }
 
 absl::StatusOr<KubeConfig> LoadKubeconfig(const std::string& path, absl::string_view context) {

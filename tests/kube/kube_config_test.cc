@@ -203,6 +203,22 @@ clusters: [{name: shared, cluster: {server: "https://b:1"}}]
   EXPECT_EQ(other->default_namespace, "b");
 }
 
+TEST_F(KubeConfigTest, ParsesTextWithPathsRelativeToTheBaseDirectory) {
+  Write("certs/ca.pem", "CA FROM FILE");
+  Write("certs/client.pem", "CERT");
+  std::string text = kTwoContexts;
+  text.replace(text.find("/ABSOLUTE/client-key.pem"), 24, "certs/client.pem");
+  auto config = ParseKubeconfig(text, dir_, "prod");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server, "https://prod.example:6443");
+  EXPECT_EQ(config->ca_pem, "CA FROM FILE");
+  EXPECT_EQ(config->origin, "kubeconfig (text) (context prod)");
+  auto missing = ParseKubeconfig(text, dir_, "staging");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("kubeconfig (text): context \"staging\""));
+  EXPECT_FALSE(ParseKubeconfig("[1, 2]", dir_).ok());
+}
+
 TEST_F(KubeConfigTest, InClusterFromServiceAccountDirectory) {
   Write("sa/token", "sa-token\n");
   Write("sa/ca.crt", "CLUSTER CA");

@@ -72,5 +72,33 @@ TEST(HealthValueTest, LeaseIdHexRoundTrips) {
   EXPECT_FALSE(ParseLeaseIdHex("xyz").ok());
 }
 
+// latency_ms as a double times 1000 is not always a whole number of microseconds (32.3 gives
+// 32299.999...): read back, a rendered latency must keep its value.
+TEST(HealthValueTest, LatencyReadsBackAsWritten) {
+  for (const char* ms : {"32.3", "64.1", "128.2", "0.7"}) {
+    std::string text = std::string(R"({"status":"healthy","timestamp":"2025-11-15T22:30:00Z",)") +
+                       R"("namespace":"a","check":"http","latency_ms":)" + ms + "}";
+    auto parsed = ParseHealthValue(text);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    auto json = nlohmann::json::parse(RenderHealthValue(*parsed));
+    EXPECT_EQ(json["latency_ms"].dump(), ms);
+  }
+}
+
+// Beyond the range of int64 microseconds a latency saturates instead of overflowing a cast
+// (undefined behaviour, reported under -fsanitize=undefined), and still renders and parses.
+TEST(HealthValueTest, HugeLatenciesSaturate) {
+  const std::string prefix =
+      R"({"status":"healthy","timestamp":"2025-11-15T22:30:00Z","namespace":"a","check":"tcp",)";
+  auto huge = ParseHealthValue(prefix + R"("latency_ms":1e300})");
+  ASSERT_TRUE(huge.ok()) << huge.status();
+  EXPECT_EQ(huge->latency, absl::InfiniteDuration());
+  EXPECT_TRUE(ParseHealthValue(RenderHealthValue(*huge)).ok());
+  auto negative = ParseHealthValue(prefix + R"("latency_ms":-1e300})");
+  ASSERT_TRUE(negative.ok()) << negative.status();
+  EXPECT_LT(negative->latency, absl::ZeroDuration());  // none
+  EXPECT_FALSE(nlohmann::json::parse(RenderHealthValue(*negative)).contains("latency_ms"));
+}
+
 }  // namespace
 }  // namespace hb::heartbeat

@@ -2,6 +2,7 @@
 // forms of interfaces, every way a duration is written, and the check each resolves to.
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "manifest/discovery.h"
 #include "manifest/manifest.h"
 
@@ -196,6 +197,20 @@ TEST(ManifestCheckTest, ACheckOutsideTheBoundsSkipsTheManifestWithAnError) {
             "a.yaml: chora_service.health.timeout: 10s must be below the check period (10s)");
   ASSERT_EQ(catalog.services.size(), 1u);
   EXPECT_EQ(catalog.services[0].check.url, "http://127.0.0.1:8080/health");
+}
+
+// The check holds thresholds as int: 4294967299 must not wrap to 3 and pass the bounds.
+TEST(ManifestCheckTest, ThresholdsBeyondAnIntAreRefused) {
+  for (const char* field : {"failure_threshold", "success_threshold", "flap_threshold"}) {
+    std::string text = absl::StrCat(
+        "metadata: {dc_identifier: a.b}\nchora_service:\n  health:\n    url: http://x\n",
+        "    interval: 10\n    ", field, ": 4294967299\n");
+    Manifest m = Parse(text);
+    auto spec = ResolveCheck(m, HeartbeatTiming{10, 30}, CheckDefaults{});
+    ASSERT_FALSE(spec.ok()) << field;
+    EXPECT_EQ(spec.status().message(), absl::StrCat("x.yaml: chora_service.health.", field,
+                                                    ": out of range, got 4294967299"));
+  }
 }
 
 }  // namespace

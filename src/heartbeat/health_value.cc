@@ -1,5 +1,6 @@
 #include "heartbeat/health_value.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/numbers.h"
@@ -92,9 +93,12 @@ void ParseCheck(const nlohmann::json& j, HealthValue& v) {
   }
   if (auto ms = j.find("latency_ms"); ms != j.end() && ms->is_number()) {
     // Rounded, not truncated, so that a rendered value reads back as written (32.3 ms is
-    // 32299.99... us as a double); absl's double overload saturates where a cast to int64
-    // of a huge value would be undefined.
-    v.latency = absl::Microseconds(std::round(ms->get<double>() * 1000));
+    // 32299.99... us as a double). A probe's latency is at most its timeout (10 min): beyond
+    // a day it reads as a day, which keeps the conversion defined (a huge double cast to
+    // int64 is not) and the value exact through a round trip.
+    constexpr double kMaxLatencyMs = 24.0 * 3600 * 1000;
+    double milliseconds = std::clamp(ms->get<double>(), -kMaxLatencyMs, kMaxLatencyMs);
+    v.latency = absl::Microseconds(std::llround(milliseconds * 1000));
   }
   if (auto deps = j.find("dependencies"); deps != j.end() && deps->is_object()) {
     v.dependencies = deps->dump();

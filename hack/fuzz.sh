@@ -55,12 +55,14 @@ for target in "${targets[@]}"; do
   locked "$binary" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$build/findings/$target-" "${dict[@]}" >"$log" 2>&1 ||
     status=$?
+  # libFuzzer's own "Done N runs in S second(s)" (absent after a crash); lock waits excluded.
+  ran=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
   found=$(find "$build/findings" -name "$target-*" -newer "$marker" | sort)
   rm -f "$marker"
   reports=$(grep -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|FUZZ PROPERTY BROKEN' \
     "$log" | head -5 || true)
   printf 'fuzz: %-14s %10s executions in %s s (%s/s), %s new inputs, peak %s MB' "$target" \
-    "$(final_stat number_of_executed_units)" "$seconds" "$(final_stat average_exec_per_sec)" \
+    "$(final_stat number_of_executed_units)" "${ran:--}" "$(final_stat average_exec_per_sec)" \
     "$(final_stat new_units_added)" "$(final_stat peak_rss_mb)"
   if ((status != 0)) || [[ -n $found || -n $reports ]]; then
     echo ": FAILED (exit status $status)"

@@ -60,7 +60,8 @@ CLI::App* AddControllerCommand(CLI::App& app, ControllerFlags& flags) {
       ->group("Kubernetes");
   cmd->add_option("--status-sync-period", flags.status_sync_period,
                   "Seconds between writes of heartbeat counters to a Capability's status "
-                  "(transitions are written at once)")
+                  "(transitions are written at once); longer when the counters of all "
+                  "objects would take more than half of --kube-api-qps")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{3600}))
       ->group("Kubernetes");

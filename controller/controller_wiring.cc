@@ -21,6 +21,8 @@ op::OperatorOptions OperatorOptionsFrom(const ControllerFlags& flags, const std:
   options.defaults = {flags.engine.interval, flags.engine.ttl};
   options.reconciler.key_prefix = flags.engine.key_prefix;
   options.reconciler.status_sync_period = absl::Seconds(flags.status_sync_period);
+  // Counters take at most half of the API budget: transitions always find the other half.
+  options.reconciler.counter_writes_per_second = flags.kube_api_qps / 2;
   options.reconciler.health_checks = flags.engine.health_checks;
   options.reconciler.etcd_timeout = etcd_timeout;
   options.instance = instance;

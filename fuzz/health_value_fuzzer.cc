@@ -38,6 +38,7 @@ void RoundTrip(const HealthValue& v) {
   Same(v.heartbeat_count, w.heartbeat_count, "heartbeat_count", rendered);
   Same(v.lease_id, w.lease_id, "lease_id", rendered);
   if (v.ttl_seconds > 0) Same(v.ttl_seconds, w.ttl_seconds, "ttl", rendered);
+  Same(v.interval, w.interval, "interval", rendered);
   Same(v.mode, w.mode, "mode", rendered);
   Same(v.source, w.source, "source", rendered);
   Same(v.writer, w.writer, "writer", rendered);

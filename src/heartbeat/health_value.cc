@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/time_format.h"
 #include "nlohmann/json.hpp"
 
@@ -60,11 +61,13 @@ std::string RenderHealthValue(const HealthValue& v) {
   if (v.lease_id != 0) absl::StrAppend(&out, ",\"lease_id\":\"", LeaseIdHex(v.lease_id), "\"");
   if (v.ttl_seconds > 0) absl::StrAppend(&out, ",\"ttl\":", v.ttl_seconds);
   if (v.interval > absl::ZeroDuration()) {
-    if (v.interval == absl::Seconds(absl::ToInt64Seconds(v.interval))) {
-      absl::StrAppend(&out, ",\"interval\":", absl::ToInt64Seconds(v.interval));
-    } else {
-      absl::StrAppend(&out,
-                      ",\"interval\":", nlohmann::json(absl::ToDoubleSeconds(v.interval)).dump());
+    // Seconds with up to six decimals: exact for the microsecond intervals a parse yields.
+    const int64_t us = absl::ToInt64Microseconds(v.interval);
+    absl::StrAppend(&out, ",\"interval\":", us / 1000000);
+    if (us % 1000000 != 0) {
+      std::string fraction = absl::StrFormat("%06d", us % 1000000);
+      fraction.erase(fraction.find_last_not_of('0') + 1);
+      absl::StrAppend(&out, ".", fraction);
     }
   }
   if (!v.mode.empty()) absl::StrAppend(&out, ",\"mode\":", Quote(v.mode));
@@ -138,7 +141,13 @@ absl::StatusOr<HealthValue> ParseHealthValue(absl::string_view json) {
     v.ttl_seconds = ttl->get<int64_t>();
   }
   if (auto interval = j.find("interval"); interval != j.end() && interval->is_number()) {
-    v.interval = absl::Seconds(interval->get<double>());
+    // Read to the microsecond and at most a day (the CRD allows 3,600 s), so that a
+    // rendered value reads back as written and a huge or non-finite number stays defined.
+    constexpr double kMaxIntervalSeconds = 24.0 * 3600;
+    const double seconds = interval->get<double>();
+    if (std::isfinite(seconds) && seconds > 0) {
+      v.interval = absl::Microseconds(std::llround(std::min(seconds, kMaxIntervalSeconds) * 1e6));
+    }
   }
   if (auto mode = j.find("mode"); mode != j.end() && mode->is_string()) {
     v.mode = mode->get<std::string>();

@@ -12,6 +12,19 @@ namespace {
 const kube::ResourceRef kCapabilities{"chora.dev", "v1alpha1", "capabilities", ""};
 const kube::ResourceRef kConfigMaps{"", "v1", "configmaps", ""};
 
+// What no consumer of the caches reads and a real API server sends with every object:
+// server-side apply's managedFields and kubectl's last-applied copy of the whole object.
+nlohmann::json WithoutBookkeeping(nlohmann::json object) {
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return object;
+  metadata->erase("managedFields");
+  auto annotations = metadata->find("annotations");
+  if (annotations != metadata->end() && annotations->is_object()) {
+    annotations->erase("kubectl.kubernetes.io/last-applied-configuration");
+  }
+  return object;
+}
+
 }  // namespace
 
 Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine, Clock& clock,
@@ -30,11 +43,13 @@ Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine, C
     informer::InformerOptions o;
     o.ref = kCapabilities.InNamespace(ns);
     o.name = ns.empty() ? "capabilities" : absl::StrCat("capabilities in ", ns);
+    o.transform = WithoutBookkeeping;
     capability_informers_.push_back(std::make_unique<informer::Informer>(kube_, clock_, o));
     capability_informers_.back()->AddHandler(
         [this](const informer::InformerEvent& e) { OnCapability(e); });
   }
   auto add_configmap_informer = [&](informer::InformerOptions o) {
+    o.transform = WithoutBookkeeping;
     size_t watch = configmap_informers_.size();
     configmap_informers_.push_back(std::make_unique<informer::Informer>(kube_, clock_, o));
     configmap_informers_.back()->AddHandler(

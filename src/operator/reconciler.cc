@@ -134,7 +134,14 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
     result.requeue_after = MinPositive(result.requeue_after, again);
     if (!error.ok() && result.status.ok()) result.status = error;
   }
-  if (run) result.requeue_after = MinPositive(result.requeue_after, options_.status_sync_period);
+  if (run) {
+    absl::Duration period;
+    {
+      absl::MutexLock lock(&mu_);
+      period = CounterPeriodLocked();
+    }
+    result.requeue_after = MinPositive(result.requeue_after, period);
+  }
   ForgetObjectsOtherThan(identifier, targets);
   return result;
 }
@@ -149,9 +156,7 @@ void CapabilityReconciler::ForgetObjectsOtherThan(const std::string& identifier,
     if (targets.count(key) > 0 || owner == owner_.end() || owner->second != identifier) continue;
     // Deleted, deleting, or no longer declaring anything: out of the phase metrics.
     owner_.erase(owner);
-    phases_.erase(key);
-    last_write_.erase(key);
-    written_.erase(key);
+    ForgetObjectLocked(key);
   }
   known = targets;
   if (known.empty()) objects_.erase(identifier);
@@ -220,10 +225,22 @@ absl::Status CapabilityReconciler::FinishDeletion(const Declaration& d) {
   if (!*removed) return absl::OkStatus();  // raced: done with the next version
   LogInfo("Capability deleted; finalizer removed", {{"object", d.ObjectKey()}});
   absl::MutexLock lock(&mu_);
-  last_write_.erase(d.ObjectKey());
-  written_.erase(d.ObjectKey());
-  phases_.erase(d.ObjectKey());
+  ForgetObjectLocked(d.ObjectKey());
   return absl::OkStatus();
+}
+
+void CapabilityReconciler::ForgetObjectLocked(const std::string& key) {
+  phases_.erase(key);
+  last_write_.erase(key);
+  written_.erase(key);
+  pending_since_.erase(key);
+}
+
+absl::Duration CapabilityReconciler::CounterPeriodLocked() const {
+  if (options_.counter_writes_per_second <= 0) return options_.status_sync_period;
+  absl::Duration spread =
+      absl::Seconds(static_cast<double>(phases_.size()) / options_.counter_writes_per_second);
+  return std::max(options_.status_sync_period, spread);
 }
 
 std::map<std::pair<std::string, std::string>, int64_t> CapabilityReconciler::PhaseCounts() const {
@@ -266,12 +283,28 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
     absl::MutexLock lock(&mu_);
     phases_[key] = {target.source_kind, capability::PhaseName(phase)};
   }
-  if (desired == current) return absl::ZeroDuration();
+  if (desired == current) {
+    absl::MutexLock lock(&mu_);
+    pending_since_.erase(key);
+    return absl::ZeroDuration();
+  }
+  if (phase == Phase::kPending && inputs.heartbeat.has_value()) {
+    // A heartbeat just started (or adopted after a restart) is Pending until its first beat,
+    // moments later: writing Pending, then Healthy, would double the writes and Events of
+    // every start-up. The engine's change hook brings the identifier back at the beat.
+    absl::MutexLock lock(&mu_);
+    absl::Time since = pending_since_.try_emplace(key, now).first->second;
+    if (now - since < options_.pending_grace) return options_.pending_grace - (now - since);
+  } else {
+    absl::MutexLock lock(&mu_);
+    pending_since_.erase(key);
+  }
   if (!capability::IsTransition(current, desired)) {
     absl::MutexLock lock(&mu_);
     auto last = last_write_.find(key);
-    if (last != last_write_.end() && now - last->second < options_.status_sync_period) {
-      return options_.status_sync_period - (now - last->second);
+    absl::Duration period = CounterPeriodLocked();
+    if (last != last_write_.end() && now - last->second < period) {
+      return period - (now - last->second);
     }
   }
   auto patched = kube_.Patch(kCapabilities.InNamespace(target.ref.namespace_), target.ref.name,

@@ -10,8 +10,11 @@
 //     is confirmed gone from etcd;
 //  3. keeps one mirror Capability per ConfigMap entry (created, updated, deleted);
 //  4. writes status through the status subresource (merge patch: no conflicts), at once on
-//     a transition, counters at most once per status_sync_period, and records an Event for
-//     each phase change;
+//     a transition, counters at most once per status_sync_period (longer when
+//     counter_writes_per_second would be exceeded: counters never take more than that share
+//     of the API budget, so transitions find it free), and records an Event for each phase
+//     change; a heartbeat that is Pending for less than pending_grace is not written (its
+//     first beat follows within moments: one write instead of two);
 //  5. adds the finalizer to Capability resources that lack it.
 // The result asks to be called again after a delay (counter refresh, pending status) or
 // carries an error (the caller retries with backoff). One identifier is never reconciled
@@ -42,6 +45,12 @@ namespace hb::op {
 struct ReconcilerOptions {
   std::string key_prefix = "/chora/capabilities/";
   absl::Duration status_sync_period = absl::Seconds(300);
+  // The counter writes of all objects together stay at or below this rate: with N objects
+  // the period is max(status_sync_period, N / rate). 0: no limit. The controller sets half
+  // of --kube-api-qps.
+  double counter_writes_per_second = 0;
+  // A heartbeat that was Pending for less than this is not written as Pending.
+  absl::Duration pending_grace = absl::Seconds(5);
   // How long a reconcile waits for etcd to confirm a key's removal before it fails (and is
   // retried with backoff).
   absl::Duration etcd_timeout = absl::Seconds(5);
@@ -120,8 +129,15 @@ class CapabilityReconciler {
   const ReconcilerOptions options_;
 
   mutable absl::Mutex mu_;
+  // The period between counter writes of one object for the objects known now.
+  absl::Duration CounterPeriodLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops what is kept for object `key`.
+  void ForgetObjectLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // object key -> when its counters were last written (Clock::Now())
   std::map<std::string, absl::Time> last_write_ ABSL_GUARDED_BY(mu_);
+  // object key -> since when its heartbeat is Pending and not written as such
+  std::map<std::string, absl::Time> pending_since_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Written> written_ ABSL_GUARDED_BY(mu_);
   // object key -> {source kind, phase} last computed
   std::map<std::string, std::pair<std::string, std::string>> phases_ ABSL_GUARDED_BY(mu_);

@@ -60,6 +60,7 @@ class OperatorTest : public ::testing::Test {
     options.configmaps = std::move(named_configmaps);
     options.workers = 2;
     options.instance = "test";
+    options.reconciler.pending_grace = absl::ZeroDuration();  // these tests follow Pending
     operator_ = std::make_unique<Operator>(kube_, *engine_, clock_, options);
     operator_->Start(lead);
   }

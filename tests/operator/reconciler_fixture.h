@@ -29,8 +29,14 @@ class ReconcilerTest : public ::testing::Test {
     engine_ = std::make_unique<heartbeat::HeartbeatEngine>(etcd_, clock_, options);
     ReconcilerOptions ro;
     ro.status_sync_period = absl::Seconds(30);
+    ro.pending_grace = absl::ZeroDuration();  // Pending is written at once unless a test asks
+    UseOptions(ro);
+  }
+
+  // Replaces the reconciler by one with `options` (before the test's first Reconcile()).
+  void UseOptions(const ReconcilerOptions& options) {
     reconciler_ =
-        std::make_unique<CapabilityReconciler>(kube_, *engine_, index_, events_, clock_, ro);
+        std::make_unique<CapabilityReconciler>(kube_, *engine_, index_, events_, clock_, options);
   }
 
   // Indexes every Capability as the informer would have by now (resources and mirrors),

@@ -4,6 +4,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "capability/configmap_source.h"
 #include "reconciler_fixture.h"
@@ -224,6 +225,105 @@ TEST_F(ReconcilerTest, AnInvalidSpecIsReportedNotRetried) {
   EXPECT_EQ(result.requeue_after, absl::ZeroDuration());
   EXPECT_EQ(Phase("slow"), "Invalid");
   EXPECT_FALSE(engine_->GetStatus("a.slow").has_value());
+}
+
+// A heartbeat's first beat follows its start within moments: Pending is not written (nor
+// recorded as an Event) unless it lasts the grace; one write per start-up instead of two.
+TEST_F(ReconcilerTest, PendingIsWrittenOnlyWhenItOutlastsTheGrace) {
+  ReconcilerOptions options;
+  options.status_sync_period = absl::Seconds(30);
+  options.pending_grace = absl::Seconds(5);
+  UseOptions(options);
+  auto status_patches = [&] {
+    int n = 0;
+    for (const auto& r : kube_.Requests()) n += r.verb == Verb::kPatch && r.subresource == "status";
+    return n;
+  };
+  auto events = [&](const std::string& reason) {
+    int n = 0;
+    auto listed = kube_.List(kube::ResourceRef{"", "v1", "events", "default"}, {});
+    for (const auto& e : listed->items) n += e.value("reason", "") == reason;
+    return n;
+  };
+  Declare("fast",
+          {{"identifier", "a.fast"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  ReconcileResult first = Reconcile("a.fast");
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  EXPECT_EQ(first.requeue_after, absl::Seconds(5)) << "looked at again when the grace ends";
+  EXPECT_EQ(status_patches(), 0);
+  EXPECT_EQ(Phase("fast"), "");
+  Run(absl::Seconds(1));
+  ASSERT_TRUE(Reconcile("a.fast").status.ok());
+  EXPECT_EQ(Phase("fast"), "Healthy");
+  EXPECT_EQ(status_patches(), 1);
+  EXPECT_EQ(events("Pending"), 0);
+  EXPECT_EQ(events("Healthy"), 1);
+
+  // etcd answers the grant only after 10 s: Pending lasts, and is written once the grace
+  // is over.
+  etcd_.SetLatency(absl::Seconds(10));
+  Declare("slow",
+          {{"identifier", "a.slow"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  ASSERT_TRUE(Reconcile("a.slow").status.ok());
+  Run(absl::Seconds(3));
+  ReconcileResult early = Reconcile("a.slow");
+  EXPECT_EQ(Phase("slow"), "");
+  EXPECT_EQ(early.requeue_after, absl::Seconds(2));
+  Run(early.requeue_after);
+  ASSERT_TRUE(Reconcile("a.slow").status.ok());
+  EXPECT_EQ(Phase("slow"), "Pending");
+  EXPECT_EQ(events("Pending"), 1);
+
+  // A failure is never held: etcd down makes a new heartbeat Failing, written at once.
+  etcd_.SetLatency(absl::ZeroDuration());
+  etcd_.SetDown(true);
+  Declare("down",
+          {{"identifier", "a.down"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  ASSERT_TRUE(Reconcile("a.down").status.ok());
+  Run(absl::Seconds(3));
+  ASSERT_TRUE(Reconcile("a.down").status.ok());
+  EXPECT_EQ(Phase("down"), "Failing");
+}
+
+// Counters of all objects together take at most counter_writes_per_second: 10 objects at
+// 0.1/s are written every 100 s, not every sync period (30 s); transitions are not held.
+TEST_F(ReconcilerTest, CounterWritesStayWithinTheirShareOfTheBudget) {
+  ReconcilerOptions options;
+  options.status_sync_period = absl::Seconds(30);
+  options.counter_writes_per_second = 0.1;
+  options.pending_grace = absl::ZeroDuration();
+  UseOptions(options);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    std::string name = "c" + std::to_string(i);
+    ids.push_back("a." + name);
+    Declare(name, {{"identifier", ids.back()},
+                   {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
+  }
+  for (const std::string& id : ids) ASSERT_TRUE(Reconcile(id).status.ok());
+  Run(absl::Seconds(2));
+  for (const std::string& id : ids) ASSERT_TRUE(Reconcile(id).status.ok());  // -> Healthy
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(Phase("c" + std::to_string(i)), "Healthy");
+  int64_t patches = kube_.Calls(Verb::kPatch);
+
+  Run(absl::Seconds(40));  // past the sync period, within the share's period
+  for (const std::string& id : ids) {
+    ReconcileResult result = Reconcile(id);
+    ASSERT_TRUE(result.status.ok());
+    EXPECT_GT(result.requeue_after, absl::Seconds(50)) << id;
+    EXPECT_LE(result.requeue_after, absl::Seconds(60)) << id;
+  }
+  EXPECT_EQ(kube_.Calls(Verb::kPatch), patches) << "10 objects / 0.1 per s: every 100 s";
+
+  Run(absl::Seconds(60));
+  for (const std::string& id : ids) ASSERT_TRUE(Reconcile(id).status.ok());
+  EXPECT_EQ(kube_.Calls(Verb::kPatch), patches + 10);
+
+  etcd_.SetDown(true);  // a transition is written at once, whatever the counters' period
+  Run(absl::Seconds(6));
+  ASSERT_TRUE(Reconcile("a.c0").status.ok());
+  EXPECT_NE(Phase("c0"), "Healthy");
+  EXPECT_EQ(kube_.Calls(Verb::kPatch), patches + 11);
 }
 
 }  // namespace

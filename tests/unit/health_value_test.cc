@@ -104,5 +104,36 @@ TEST(HealthValueTest, HugeLatenciesReadAsOneDay) {
   EXPECT_FALSE(nlohmann::json::parse(RenderHealthValue(*negative)).contains("latency_ms"));
 }
 
+// An interval reads to the microsecond and at most a day, so that a value from a foreign
+// writer (1e19 s, 1e-9 s, 0.1234567 s) renders as valid JSON and the same after a round trip.
+TEST(HealthValueTest, IntervalsReadToTheMicrosecondAndAtMostADay) {
+  const std::string prefix =
+      R"({"status":"healthy","timestamp":"2025-11-15T22:30:00Z","namespace":"a","interval":)";
+  struct Case {
+    const char* given;
+    absl::Duration read;
+    const char* rendered;  // nullptr: not rendered
+  };
+  for (const Case& c :
+       {Case{"1018446744073709551616", absl::Hours(24), "86400"},
+        Case{"0.1234567", absl::Microseconds(123457), "0.123457"},
+        Case{"2.5", absl::Milliseconds(2500), "2.5"}, Case{"1e-9", absl::ZeroDuration(), nullptr},
+        Case{"-3", absl::ZeroDuration(), nullptr}}) {
+    auto v = ParseHealthValue(prefix + c.given + "}");
+    ASSERT_TRUE(v.ok()) << c.given << ": " << v.status();
+    EXPECT_EQ(v->interval, c.read) << c.given;
+    std::string rendered = RenderHealthValue(*v);
+    auto json = nlohmann::json::parse(rendered);
+    if (c.rendered == nullptr) {
+      EXPECT_FALSE(json.contains("interval")) << rendered;
+      continue;
+    }
+    EXPECT_EQ(json["interval"].dump(), c.rendered) << rendered;
+    auto again = ParseHealthValue(rendered);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(RenderHealthValue(*again), rendered);
+  }
+}
+
 }  // namespace
 }  // namespace hb::heartbeat

@@ -25,7 +25,8 @@ Informer::Informer(kube::KubeClient& client, Clock& clock, InformerOptions optio
       options_(std::move(options)),
       name_(options_.name.empty() ? options_.ref.resource : options_.name),
       jitter_(options_.jitter_seed != 0 ? options_.jitter_seed : Jitter::RandomSeed()),
-      backoff_(options_.backoff) {}
+      backoff_(options_.backoff),
+      cache_(options_.cache_transform) {}
 
 void Informer::AddHandler(Handler handler) { handlers_.push_back(std::move(handler)); }
 

@@ -63,6 +63,11 @@ struct InformerOptions {
   // collection costs its fields, not whole objects. It must keep metadata.name,
   // metadata.namespace and metadata.resourceVersion. Null: objects are kept whole.
   std::function<nlohmann::json(nlohmann::json)> transform;
+  // The form kept in the cache, after `transform` (ObjectCache's `keep`): handlers get the
+  // object as transformed; Get(), List() and the old_object of updates and deletions the kept
+  // form. For a consumer that keeps what it needs itself. Same rules as `transform`. Null:
+  // the transformed object is kept.
+  std::function<nlohmann::json(const nlohmann::json&)> cache_transform;
 };
 
 class Informer {

@@ -24,6 +24,10 @@ std::string ObjectKey(const nlohmann::json& object) {
   return ns.empty() ? name : absl::StrCat(ns, "/", name);
 }
 
+nlohmann::json ObjectCache::Kept(const nlohmann::json& object) const {
+  return keep_ ? keep_(object) : object;
+}
+
 std::vector<InformerEvent> ObjectCache::Replace(std::vector<nlohmann::json> items) {
   std::map<std::string, nlohmann::json> fresh;
   for (auto& item : items) {
@@ -46,6 +50,9 @@ std::vector<InformerEvent> ObjectCache::Replace(std::vector<nlohmann::json> item
       deletions.push_back({InformerEvent::kDeleted, key, object, object});
     }
   }
+  if (keep_) {
+    for (auto& [key, object] : fresh) object = keep_(object);
+  }
   objects_ = std::move(fresh);
   for (auto& deletion : deletions) events.push_back(std::move(deletion));
   return events;
@@ -63,14 +70,15 @@ std::optional<InformerEvent> ObjectCache::Apply(kube::WatchEventType type, nlohm
     return event;
   }
   if (old == objects_.end()) {
-    objects_[key] = object;
+    objects_[key] = Kept(object);
     return InformerEvent{InformerEvent::kAdded, key, std::move(object), nullptr};
   }
   if (kube::ObjectResourceVersion(old->second) == kube::ObjectResourceVersion(object)) {
     return std::nullopt;
   }
-  InformerEvent event{InformerEvent::kUpdated, key, object, std::move(old->second)};
-  old->second = std::move(object);
+  nlohmann::json kept = Kept(object);
+  InformerEvent event{InformerEvent::kUpdated, key, std::move(object), std::move(old->second)};
+  old->second = std::move(kept);
   return event;
 }
 

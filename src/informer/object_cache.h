@@ -4,9 +4,14 @@
 // Keys are "namespace/name", or "name" for cluster-scoped objects (ObjectKey()). Two
 // versions of an object are "the same" when their metadata.resourceVersion is equal; a
 // re-list or a replayed watch event that brings nothing newer produces no event.
+// A `keep` function, when given, makes the form of each object that is stored (e.g. its
+// metadata only): events carry the object as received, the old_object of kUpdated and
+// kDeleted events and Get()/List() the kept form. It must keep metadata.name,
+// metadata.namespace and metadata.resourceVersion.
 // Thread-safe; the write methods are meant for one writer (the informer's Run thread).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,6 +44,10 @@ std::string ObjectKey(const nlohmann::json& object);
 
 class ObjectCache {
  public:
+  using KeepFunction = std::function<nlohmann::json(const nlohmann::json&)>;
+  // Null `keep`: objects are stored whole.
+  explicit ObjectCache(KeepFunction keep = nullptr) : keep_(std::move(keep)) {}
+
   // Makes `items` the whole content. Returns the events that lead from the old content to
   // the new one: kAdded / kUpdated (resourceVersion changed) in key order, then kDeleted
   // for keys no longer present, in key order.
@@ -55,6 +64,10 @@ class ObjectCache {
   size_t size() const;
 
  private:
+  // The form of `object` that is stored.
+  nlohmann::json Kept(const nlohmann::json& object) const;
+
+  const KeepFunction keep_;
   mutable absl::Mutex mu_;
   std::map<std::string, nlohmann::json> objects_ ABSL_GUARDED_BY(mu_);
 };

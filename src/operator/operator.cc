@@ -25,6 +25,14 @@ nlohmann::json WithoutBookkeeping(nlohmann::json object) {
   return object;
 }
 
+// What the Capability cache keeps: metadata (a deletion's object is read for its labels and
+// key). The index holds what the reconciler reads, so spec and status are not kept twice.
+nlohmann::json MetadataOnly(const nlohmann::json& object) {
+  auto metadata = object.find("metadata");
+  if (metadata == object.end()) return nlohmann::json::object();
+  return {{"metadata", *metadata}};
+}
+
 }  // namespace
 
 Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine, Clock& clock,
@@ -44,6 +52,7 @@ Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine, C
     o.ref = kCapabilities.InNamespace(ns);
     o.name = ns.empty() ? "capabilities" : absl::StrCat("capabilities in ", ns);
     o.transform = WithoutBookkeeping;
+    o.cache_transform = MetadataOnly;
     capability_informers_.push_back(std::make_unique<informer::Informer>(kube_, clock_, o));
     capability_informers_.back()->AddHandler(
         [this](const informer::InformerEvent& e) { OnCapability(e); });

@@ -71,5 +71,41 @@ TEST(ObjectCacheTest, ApplyIgnoresRepeatsAndUnknownDeletions) {
   EXPECT_TRUE(cache.List().empty());
 }
 
+// With a keep function the cache stores the kept form (here: metadata only) while events
+// still carry each object as received.
+TEST(ObjectCacheTest, AKeepFunctionStoresTheKeptFormAndEventsCarryTheWholeObject) {
+  ObjectCache cache([](const nlohmann::json& o) {
+    return nlohmann::json{{"metadata", o["metadata"]}};
+  });
+  auto whole = [](const std::string& name, const std::string& rv) {
+    nlohmann::json o = Object("n", name, rv);
+    o["spec"] = {{"identifier", name + ".x"}};
+    return o;
+  };
+  using kube::WatchEventType;
+  std::vector<InformerEvent> listed = cache.Replace({whole("a", "1"), whole("b", "1")});
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].object, whole("a", "1"));
+  EXPECT_EQ(*cache.Get("n/a"), Object("n", "a", "1"));
+
+  auto updated = cache.Apply(WatchEventType::kModified, whole("a", "2"));
+  ASSERT_TRUE(updated.has_value());
+  EXPECT_EQ(updated->object, whole("a", "2"));
+  EXPECT_EQ(updated->old_object, Object("n", "a", "1"));
+  EXPECT_EQ(*cache.Get("n/a"), Object("n", "a", "2"));
+  EXPECT_FALSE(cache.Apply(WatchEventType::kModified, whole("a", "2")).has_value())
+      << "the kept form still compares by resourceVersion";
+
+  auto added = cache.Apply(WatchEventType::kAdded, whole("c", "3"));
+  ASSERT_TRUE(added.has_value());
+  EXPECT_EQ(added->object, whole("c", "3"));
+  EXPECT_EQ(*cache.Get("n/c"), Object("n", "c", "3"));
+
+  std::vector<InformerEvent> relisted = cache.Replace({whole("a", "2")});
+  EXPECT_THAT(Summary(relisted), ElementsAre("Deleted n/b", "Deleted n/c"));
+  EXPECT_EQ(relisted[0].old_object, Object("n", "b", "1"));
+  EXPECT_THAT(cache.List(), ElementsAre(Object("n", "a", "2")));
+}
+
 }  // namespace
 }  // namespace hb::informer

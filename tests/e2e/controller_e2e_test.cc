@@ -1,6 +1,8 @@
 // The controller end to end, driven by the real kubectl: Capability resources.
 #include <signal.h>
 
+#include <optional>
+
 #include "controller_fixture.h"
 
 namespace hb::testing {
@@ -220,6 +222,24 @@ TEST_F(ControllerE2E, ARestartedControllerAdoptsItsLeases) {
       << second.Output();
   EXPECT_EQ(etcd_->Meta(Key("chora.devex.registry")).lease, lease);
   EXPECT_EQ(etcd_->WatchLog().find("DELETE"), std::string::npos) << etcd_->WatchLog();
+}
+
+// SIGTERM during start-up, at the first log line (before the informers, the engine and the
+// servers have started): the signal waits for the controller's signal loop, which stops it in
+// order (exit 0, "Received SIGTERM"), instead of killing the process with threads running.
+TEST_F(ControllerE2E, SigtermDuringStartupStopsInOrder) {
+  Replica replica = StartReplica("early-stop");
+  ASSERT_TRUE(
+      WaitFor([&] { return replica.process->Output().find("Kubernetes API") != std::string::npos; },
+              absl::Seconds(10)))
+      << replica.process->Output();
+  replica.process->Signal(SIGTERM);
+  std::optional<int> code = replica.process->Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.has_value()) << replica.process->Output();
+  EXPECT_EQ(*code, 0) << "128 + 15 would mean the signal killed it: " << replica.process->Output();
+  EXPECT_NE(replica.process->Output().find("Received SIGTERM"), std::string::npos)
+      << replica.process->Output();
+  EXPECT_NE(LeaseHolder(), "early-stop") << "a Lease it took is released at exit";
 }
 
 }  // namespace

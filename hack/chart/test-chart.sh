@@ -69,8 +69,6 @@ trap 'exit 143' TERM INT
 
 pass() { PASSED=$((PASSED + 1)); echo "ok   - $1"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL - $1" >&2; return 1; }
-expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
-expect_contains() { if [[ "$3" == *"$2"* ]]; then pass "$1"; else fail "$1: [$2] not found in: ${3:0:2000}"; fi; }
 expect_ok() {
   local what="$1"; shift
   if OUT="$("$@" 2>&1)"; then pass "$what"; else fail "$what: command failed: $* -> ${OUT:0:3000}"; fi
@@ -79,37 +77,12 @@ expect_fail() {
   local what="$1"; shift
   if OUT="$("$@" 2>&1)"; then fail "$what: command unexpectedly succeeded: $*"; else pass "$what"; fi
 }
-# expect_fail_with DESCRIPTION NEEDLE COMMAND...: fails, and its output names the problem.
-expect_fail_with() {
-  local what="$1" needle="$2"; shift 2
-  if OUT="$("$@" 2>&1)"; then
-    fail "$what: command unexpectedly succeeded: $*"
-  elif [[ "$OUT" != *"$needle"* ]]; then
-    fail "$what: failed, but without [$needle]: ${OUT:0:1500}"
-  else
-    pass "$what"
-  fi
-}
-# poll_until SECONDS DESCRIPTION COMMAND...
-poll_until() {
-  local secs="$1" what="$2"; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      fail "timed out after ${secs}s waiting for: $what"
-      return 1
-    fi
-    sleep 0.2
-  done
-  pass "$what"
-}
-# Helm warns on stderr about the CRD symlink on every load; keep it out of the output.
+# shellcheck source=../lib/checks.sh
+source "$ROOT/hack/lib/checks.sh"
+
 helm_() { timeout 120 "$HELM" "$@" 2> >(grep -v 'found symbolic link in path' >&2); }
 h() { helm_ --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 k() { timeout 60 "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" --cache-dir "$KUBECACHEDIR" "$@"; }
-# output_is EXPECTED COMMAND...: COMMAND prints EXPECTED (for poll_until: evaluated each time).
-output_is() { local want="$1"; shift; [[ "$("$@" 2>/dev/null)" == "$want" ]]; }
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 http_code() { "$PY" - "$1" <<'PY'
 import sys, urllib.request, urllib.error
 try:

@@ -88,8 +88,6 @@ show_logs() {
     tail -n 15 "$f" >&2
   done
 }
-expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
-expect_contains() { if [[ "$3" == *"$2"* ]]; then pass "$1"; else fail "$1: [$2] not in: ${3:0:2000}"; fi; }
 # expect_ok DESCRIPTION COMMAND...: succeeds; its output is in OUT.
 expect_ok() {
   local what="$1"; shift
@@ -97,33 +95,9 @@ expect_ok() {
   fail "$what: failed: $* -> ${OUT:0:3000}"
   return 1
 }
-# expect_fail_with DESCRIPTION NEEDLE COMMAND...: fails, and its output names the problem.
-expect_fail_with() {
-  local what="$1" needle="$2"; shift 2
-  if OUT="$("$@" 2>&1)"; then
-    fail "$what: unexpectedly succeeded: $*"
-  elif [[ "$OUT" != *"$needle"* ]]; then
-    fail "$what: failed, but without [$needle]: ${OUT:0:1500}"
-  else
-    pass "$what"
-  fi
-}
-# poll_until SECONDS DESCRIPTION COMMAND...: COMMAND succeeds before the deadline.
-poll_until() {
-  local secs="$1" what="$2"; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      fail "timed out after ${secs}s waiting for: $what (last: $("$@" 2>&1 | head -c 1500))"
-      return 1
-    fi
-    sleep 0.25
-  done
-  pass "$what"
-}
-output_is() { local want="$1"; shift; [[ "$("$@" 2>/dev/null)" == "$want" ]]; }
+# shellcheck source=../lib/checks.sh
+source "$ROOT/hack/lib/checks.sh"
 output_has() { local want="$1"; shift; [[ "$("$@" 2>/dev/null)" == *"$want"* ]]; }
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 http_ok() { "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
 fetch() { "$PY" -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 helm_() { timeout 120 "$HELM" "$@" 2> >(grep -v 'found symbolic link in path' >&2); }

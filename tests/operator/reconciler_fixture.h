@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "capability/declaration.h"
 #include "etcd/fake_etcd.h"
@@ -87,6 +88,23 @@ class ReconcilerTest : public ::testing::Test {
   std::string Phase(const std::string& name) {
     auto object = kube_.Object(kCaps, name);
     return object ? object->value("status", nlohmann::json::object()).value("phase", "") : "";
+  }
+  // Status subresource patches made so far.
+  int StatusPatches() {
+    int n = 0;
+    for (const auto& r : kube_.Requests()) {
+      n += r.verb == kubefake::Verb::kPatch && r.subresource == "status";
+    }
+    return n;
+  }
+  // Events in the namespace with `reason`.
+  int EventCount(const std::string& reason) {
+    int n = 0;
+    auto listed = kube_.List(kube::ResourceRef{"", "v1", "events", "default"}, {});
+    for (const auto& e : listed.ok() ? listed->items : std::vector<nlohmann::json>{}) {
+      n += e.value("reason", "") == reason;
+    }
+    return n;
   }
   bool KeyPresent(const std::string& id) {
     return etcd_.Get("/chora/capabilities/" + id + "/health").has_value();

@@ -47,36 +47,25 @@ TEST_F(ReconcilerTest, AStatusTheIndexHasNotSeenYetIsNeitherWrittenNorReportedAg
   Declare("reg",
           {{"identifier", "a.reg"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
   ASSERT_TRUE(Reconcile("a.reg").status.ok());  // writes Pending
-  auto status_patches = [&] {
-    int n = 0;
-    for (const auto& r : kube_.Requests()) n += r.verb == Verb::kPatch && r.subresource == "status";
-    return n;
-  };
-  auto events = [&](const std::string& reason) {
-    int n = 0;
-    auto listed = kube_.List(kube::ResourceRef{"", "v1", "events", "default"}, {});
-    for (const auto& e : listed->items) n += e.value("reason", "") == reason;
-    return n;
-  };
-  ASSERT_EQ(status_patches(), 1);
-  ASSERT_EQ(events("Pending"), 1);
+  ASSERT_EQ(StatusPatches(), 1);
+  ASSERT_EQ(EventCount("Pending"), 1);
   nlohmann::json pending_version = *kube_.Object(kCaps, "reg");
   // Called again before the informer delivered that write (the engine's change hook does
   // this): the index still shows no status.
   ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
-  EXPECT_EQ(status_patches(), 1);
-  EXPECT_EQ(events("Pending"), 1);
+  EXPECT_EQ(StatusPatches(), 1);
+  EXPECT_EQ(EventCount("Pending"), 1);
   // A real change is still written over the stale index.
   Run(absl::Seconds(1));
   ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
-  EXPECT_EQ(status_patches(), 2);
+  EXPECT_EQ(StatusPatches(), 2);
   EXPECT_EQ(Phase("reg"), "Healthy");
-  EXPECT_EQ(events("Healthy"), 1);
+  EXPECT_EQ(EventCount("Healthy"), 1);
   // The informer now delivers the Pending version (the Healthy one is still on its way).
   index_.SetResource("default/reg", FromCapability(pending_version));
   ASSERT_TRUE(reconciler_->Reconcile("a.reg").status.ok());
-  EXPECT_EQ(status_patches(), 2) << "the Healthy write is newer than what the index shows";
-  EXPECT_EQ(events("Healthy"), 1);
+  EXPECT_EQ(StatusPatches(), 2) << "the Healthy write is newer than what the index shows";
+  EXPECT_EQ(EventCount("Healthy"), 1);
 }
 
 TEST_F(ReconcilerTest, CountersAreWrittenAtMostOncePerSyncPeriod) {
@@ -234,30 +223,19 @@ TEST_F(ReconcilerTest, PendingIsWrittenOnlyWhenItOutlastsTheGrace) {
   options.status_sync_period = absl::Seconds(30);
   options.pending_grace = absl::Seconds(5);
   UseOptions(options);
-  auto status_patches = [&] {
-    int n = 0;
-    for (const auto& r : kube_.Requests()) n += r.verb == Verb::kPatch && r.subresource == "status";
-    return n;
-  };
-  auto events = [&](const std::string& reason) {
-    int n = 0;
-    auto listed = kube_.List(kube::ResourceRef{"", "v1", "events", "default"}, {});
-    for (const auto& e : listed->items) n += e.value("reason", "") == reason;
-    return n;
-  };
   Declare("fast",
           {{"identifier", "a.fast"}, {"heartbeat", {{"intervalSeconds", 1}, {"ttlSeconds", 4}}}});
   ReconcileResult first = Reconcile("a.fast");
   ASSERT_TRUE(first.status.ok()) << first.status;
   EXPECT_EQ(first.requeue_after, absl::Seconds(5)) << "looked at again when the grace ends";
-  EXPECT_EQ(status_patches(), 0);
+  EXPECT_EQ(StatusPatches(), 0);
   EXPECT_EQ(Phase("fast"), "");
   Run(absl::Seconds(1));
   ASSERT_TRUE(Reconcile("a.fast").status.ok());
   EXPECT_EQ(Phase("fast"), "Healthy");
-  EXPECT_EQ(status_patches(), 1);
-  EXPECT_EQ(events("Pending"), 0);
-  EXPECT_EQ(events("Healthy"), 1);
+  EXPECT_EQ(StatusPatches(), 1);
+  EXPECT_EQ(EventCount("Pending"), 0);
+  EXPECT_EQ(EventCount("Healthy"), 1);
 
   // etcd answers the grant only after 10 s: Pending lasts, and is written once the grace
   // is over.
@@ -272,7 +250,7 @@ TEST_F(ReconcilerTest, PendingIsWrittenOnlyWhenItOutlastsTheGrace) {
   Run(early.requeue_after);
   ASSERT_TRUE(Reconcile("a.slow").status.ok());
   EXPECT_EQ(Phase("slow"), "Pending");
-  EXPECT_EQ(events("Pending"), 1);
+  EXPECT_EQ(EventCount("Pending"), 1);
 
   // A failure is never held: etcd down makes a new heartbeat Failing, written at once.
   etcd_.SetLatency(absl::ZeroDuration());

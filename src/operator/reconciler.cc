@@ -279,26 +279,22 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
   }
   CapabilityStatus desired = capability::DesiredStatus(inputs, current);
   Phase phase = desired.phase.value_or(Phase::kPending);
+  // A heartbeat just started (or adopted after a restart) is Pending until its first beat,
+  // moments later: writing Pending, then Healthy, would double the writes and Events of
+  // every start-up. The engine's change hook brings the identifier back at the beat.
+  absl::Duration pending_held = absl::ZeroDuration();  // > 0: Pending is not written yet
   {
     absl::MutexLock lock(&mu_);
     phases_[key] = {target.source_kind, capability::PhaseName(phase)};
+    if (phase == Phase::kPending && inputs.heartbeat.has_value()) {
+      absl::Duration pending_for = now - pending_since_.try_emplace(key, now).first->second;
+      pending_held = options_.pending_grace - pending_for;
+    } else {
+      pending_since_.erase(key);
+    }
   }
-  if (desired == current) {
-    absl::MutexLock lock(&mu_);
-    pending_since_.erase(key);
-    return absl::ZeroDuration();
-  }
-  if (phase == Phase::kPending && inputs.heartbeat.has_value()) {
-    // A heartbeat just started (or adopted after a restart) is Pending until its first beat,
-    // moments later: writing Pending, then Healthy, would double the writes and Events of
-    // every start-up. The engine's change hook brings the identifier back at the beat.
-    absl::MutexLock lock(&mu_);
-    absl::Time since = pending_since_.try_emplace(key, now).first->second;
-    if (now - since < options_.pending_grace) return options_.pending_grace - (now - since);
-  } else {
-    absl::MutexLock lock(&mu_);
-    pending_since_.erase(key);
-  }
+  if (desired == current) return absl::ZeroDuration();
+  if (pending_held > absl::ZeroDuration()) return pending_held;
   if (!capability::IsTransition(current, desired)) {
     absl::MutexLock lock(&mu_);
     auto last = last_write_.find(key);

@@ -23,6 +23,8 @@ set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=../lib/checks.sh
+source "$ROOT/hack/lib/checks.sh"
 BUILD_DIR="${1:-$ROOT/build}"
 mkdir -p "$BUILD_DIR"
 BUILD_DIR="$(cd "$BUILD_DIR" && pwd)"
@@ -49,22 +51,7 @@ FAILED=0
 PIDS=()      # background processes to stop at exit, in order
 KUBECONFIG_FILE=""
 
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  if ((FAILED > 0)) && [[ -n "${KEEP_WORK:-}" ]]; then
-    echo "work directory kept: $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
+trap cleanup_suite EXIT
 trap 'exit 143' TERM INT
 
 pass() { PASSED=$((PASSED + 1)); echo "ok   - $1"; }
@@ -77,8 +64,6 @@ expect_fail() {
   local what="$1"; shift
   if OUT="$("$@" 2>&1)"; then fail "$what: command unexpectedly succeeded: $*"; else pass "$what"; fi
 }
-# shellcheck source=../lib/checks.sh
-source "$ROOT/hack/lib/checks.sh"
 
 helm_() { timeout 120 "$HELM" "$@" 2> >(grep -v 'found symbolic link in path' >&2); }
 h() { helm_ --kubeconfig "$KUBECONFIG_FILE" "$@"; }

@@ -30,6 +30,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=../lib/checks.sh
+source "$ROOT/hack/lib/checks.sh"
 BUILD_DIR="${1:-$ROOT/build}"
 [[ -d "$BUILD_DIR" ]] || { echo "test-prometheus: no build directory $BUILD_DIR" >&2; exit 1; }
 BUILD_DIR="$(cd "$BUILD_DIR" && pwd)"
@@ -59,22 +61,7 @@ FAILED=0
 PIDS=()     # processes to stop at exit, the last started first
 ETCD_PID=""
 
-stop_pid() {
-  local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if ((FAILED > 0)) && [[ -n "${KEEP_WORK:-}" ]]; then
-    echo "work directory kept: $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
+trap cleanup_suite EXIT
 trap 'exit 143' TERM INT
 
 pass() { PASSED=$((PASSED + 1)); echo "ok   - $1"; }
@@ -95,8 +82,6 @@ expect_ok() {
   fail "$what: failed: $* -> ${OUT:0:3000}"
   return 1
 }
-# shellcheck source=../lib/checks.sh
-source "$ROOT/hack/lib/checks.sh"
 output_has() { local want="$1"; shift; [[ "$("$@" 2>/dev/null)" == *"$want"* ]]; }
 http_ok() { "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
 fetch() { "$PY" -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }

@@ -45,8 +45,8 @@ HeartbeatEngine::~HeartbeatEngine() = default;
 void HeartbeatEngine::SetWakeHook(std::function<void()> wake) {
   impl_->SetWakeHook(std::move(wake));
 }
-void HeartbeatEngine::SetChangeHook(std::function<void(const std::string&)> changed) {
-  impl_->SetChangeHook(std::move(changed));
+void HeartbeatEngine::AddChangeHook(std::function<void(const std::string&)> changed) {
+  impl_->AddChangeHook(std::move(changed));
 }
 absl::Status HeartbeatEngine::Upsert(const CapabilitySpec& spec) {
   absl::Status status = impl_->Upsert(spec);
@@ -100,8 +100,8 @@ HeartbeatEngine::Impl::~Impl() = default;
 
 void HeartbeatEngine::Impl::SetWakeHook(std::function<void()> wake) { wake_ = std::move(wake); }
 
-void HeartbeatEngine::Impl::SetChangeHook(std::function<void(const std::string&)> changed) {
-  changed_ = std::move(changed);
+void HeartbeatEngine::Impl::AddChangeHook(std::function<void(const std::string&)> changed) {
+  changed_.push_back(std::move(changed));
 }
 
 absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {

@@ -107,6 +107,7 @@ const char* HealthName(Health health);
 struct HeartbeatStatus {
   std::string identifier;
   std::string key;
+  std::string source;  // CapabilitySpec::source
   Health health = Health::kPending;
   std::string message;  // why it is not healthy
   int64_t lease_id = 0;
@@ -128,8 +129,10 @@ class HeartbeatEngine {
   // Called (from any thread, without engine locks held) when work became due earlier
   // than the time RunDue() last returned. Set before the first Upsert().
   void SetWakeHook(std::function<void()> wake);
-  // Called with an identifier whenever its Health, lease or message changes.
-  void SetChangeHook(std::function<void(const std::string&)> changed);
+  // Adds a hook called with an identifier whenever its Health, lease, message or check
+  // verdict changes (hooks run in the order added, on the thread that made the change,
+  // without engine locks held; they must be quick). Add them before the first Upsert().
+  void AddChangeHook(std::function<void(const std::string&)> changed);
 
   // Adds a capability or changes one (interval, TTL, source, check). A TTL change re-grants
   // (the key moves to the new lease without disappearing); an interval change does not.

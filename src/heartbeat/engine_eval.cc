@@ -209,6 +209,7 @@ HeartbeatStatus HeartbeatEngine::Impl::Snapshot(const Entry& e) const {
   HeartbeatStatus s;
   s.identifier = e.spec.identifier;
   s.key = e.key;
+  s.source = e.spec.source;
   s.health = e.health;
   s.message = e.message;
   s.lease_id = e.lease.Holding() ? e.lease.id : 0;

@@ -69,8 +69,8 @@ void HeartbeatEngine::Impl::Apply(Effects& fx) {
   }
   if (!puts.empty()) IssuePuts(puts);
   if (fx.wake && wake_) wake_();
-  if (changed_) {
-    for (const std::string& id : fx.changed) changed_(id);
+  for (const auto& changed : changed_) {
+    for (const std::string& id : fx.changed) changed(id);
   }
   for (auto& [done, status] : fx.removed) {
     if (done) done(status);

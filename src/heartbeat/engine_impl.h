@@ -63,7 +63,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   ~Impl() override;
 
   void SetWakeHook(std::function<void()> wake);
-  void SetChangeHook(std::function<void(const std::string&)> changed);
+  void AddChangeHook(std::function<void(const std::string&)> changed);
   absl::Status Upsert(const CapabilitySpec& spec);
   void Remove(const std::string& identifier, Removal removal, RemovalDone done);
   absl::Time RunDue();
@@ -241,7 +241,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   mutable absl::Mutex mu_;
   // Hooks are set before the first Upsert() and never changed, so read without mu_.
   std::function<void()> wake_;
-  std::function<void(const std::string&)> changed_;
+  std::vector<std::function<void(const std::string&)>> changed_;  // set before use
   std::vector<std::unique_ptr<Entry>> slots_ ABSL_GUARDED_BY(mu_);
   std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);
   uint64_t next_incarnation_ ABSL_GUARDED_BY(mu_) = 1;

@@ -81,7 +81,7 @@ Operator::Operator(kube::KubeClient& kube, heartbeat::HeartbeatEngine& engine, C
     o.name = absl::StrCat("configmap ", named);
     add_configmap_informer(o);
   }
-  engine_.SetChangeHook([this](const std::string& id) { queue_->Add(id); });
+  engine_.AddChangeHook([this](const std::string& id) { queue_->Add(id); });
 }
 
 Operator::~Operator() { Stop(); }

@@ -253,7 +253,7 @@ TEST_F(EngineFixture, OnChangeModeRenewsByKeepAliveAndRewritesOnlyOnRefresh) {
 TEST_F(EngineFixture, ChangeHookReportsTransitions) {
   Start();
   std::vector<std::string> changed;
-  engine_->SetChangeHook([&](const std::string& id) { changed.push_back(id); });
+  engine_->AddChangeHook([&](const std::string& id) { changed.push_back(id); });
   ASSERT_TRUE(engine_->Upsert(Spec("a.b")).ok());
   Run(absl::Seconds(1));
   EXPECT_GE(changed.size(), 2u);  // added (Pending), then Healthy

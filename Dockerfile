@@ -1,24 +1,32 @@
-# syntax=docker/dockerfile:1
 # heartbeat-operator image.
 #
-#   docker build -t heartbeat-operator:0.1.0 .
+#   DOCKER_BUILDKIT=0 docker build --network host -t heartbeat-operator:0.1.0 .
 #
-# The build stage installs exactly what CI installs (hack/install-deps.sh) and builds the
-# executable with CI's cmake and ninja invocation (hack/test.sh) minus the tests. The runtime
+# The build stage installs what CI installs to build (hack/install-deps.sh --build: the
+# toolchain and libraries, not the test tools) and builds the executable with CI's cmake and
+# ninja invocation (hack/test.sh) minus the tests. The runtime
 # stage holds the executable and the shared libraries it links against, nothing else; it runs
 # as an unprivileged numeric user and needs no shell. hack/chart/check-dockerfile.sh checks
-# both stages against the real build.
+# both stages against the real build, and hack/test-image.sh builds the image and runs it.
+#
+# Nothing here needs BuildKit: the classic builder (DOCKER_BUILDKIT=0) builds it as it is.
+# CCACHE_REMOTE_STORAGE optionally names a ccache remote storage for the compile step, e.g.
+# --build-arg CCACHE_REMOTE_STORAGE=http://127.0.0.1:PORT/ccache with --network host and
+# hack/image/ccache-http-server.py listening there; empty (the default), nothing is shared
+# and the compile starts cold.
 
 FROM debian:bookworm AS build
 COPY hack/install-deps.sh /src/hack/install-deps.sh
-RUN /src/hack/install-deps.sh && rm -rf /var/lib/apt/lists/*
+RUN /src/hack/install-deps.sh --build && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-ENV CCACHE_DIR=/root/.cache/ccache
-RUN --mount=type=cache,target=/root/.cache/ccache \
-    cmake -S /src -B /src/build -G Ninja -DHB_WERROR=ON -DHB_BUILD_TESTS=OFF -DSANITIZE= \
+# ccache reads CCACHE_REMOTE_STORAGE from the environment; its local cache goes with the step.
+ARG CCACHE_REMOTE_STORAGE=
+ENV CCACHE_DIR=/tmp/ccache
+RUN cmake -S /src -B /src/build -G Ninja -DHB_WERROR=ON -DHB_BUILD_TESTS=OFF -DSANITIZE= \
  && ninja -C /src/build heartbeat-operator \
- && objcopy --strip-debug /src/build/controller/heartbeat-operator /heartbeat-operator
+ && objcopy --strip-debug /src/build/controller/heartbeat-operator /heartbeat-operator \
+ && rm -rf /tmp/ccache
 
 FROM debian:bookworm-slim
 # Runtime libraries of the executable: the Debian packages of the libraries `ldd` lists

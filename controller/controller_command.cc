@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "controller_wiring.h"
+#include "dashboard_command.h"
 #include "engine_host.h"
 #include "heartbeat_command.h"
 #include "kube/config.h"
@@ -126,6 +127,11 @@ CLI::App* AddControllerCommand(CLI::App& app, ControllerFlags& flags) {
                   "Where /healthz and /readyz listen, HOST:PORT or :PORT (\"0\": off)")
       ->capture_default_str()
       ->group("Serving");
+  cmd->add_option("--dashboard-bind-address", flags.dashboard_bind,
+                  "Where the live, read-only page of every health key listens, HOST:PORT or "
+                  ":PORT (\"0\" or empty: off)")
+      ->capture_default_str()
+      ->group("Serving");
   cmd->add_flag("--per-capability-metrics", flags.per_capability_metrics,
                 "Also export each capability's last success time and TTL remaining (one series "
                 "per capability)")
@@ -175,6 +181,11 @@ std::string CheckControllerFlags(const ControllerFlags& flags) {
     if (*bind == "0") continue;
     if (auto address = metrics::NormalizeBindAddress(*bind); !address.ok()) {
       return std::string(address.status().message());
+    }
+  }
+  if (!flags.dashboard_bind.empty() && flags.dashboard_bind != "0") {
+    if (auto address = metrics::NormalizeBindAddress(flags.dashboard_bind); !address.ok()) {
+      return absl::StrCat("--dashboard-bind-address: ", address.status().message());
     }
   }
   return "";
@@ -232,6 +243,10 @@ int RunController(const ControllerFlags& flags) {
   LeaderElection election(flags, instance, election_client.get(), **host, controller);
   controller.Start(/*lead=*/!election.enabled());
   ControllerServers servers = StartServers(flags, **host, **kube_client, controller, election);
+  auto dashboard = StartDashboard(flags.dashboard_bind, (*host)->etcd(), flags.engine.key_prefix);
+  if (!dashboard.ok()) {
+    LogError("Cannot serve the dashboard", {{"error", dashboard.status().message()}});
+  }
   LogInfo("Controller started", {{"etcd", (*host)->where()},
                                  {"namespaces", flags.watch_namespaces.empty()
                                                     ? std::string("(all)")
@@ -250,6 +265,7 @@ int RunController(const ControllerFlags& flags) {
     std::fflush(nullptr);
     std::_Exit(1);
   }
+  if (dashboard.ok()) dashboard->reset();  // it reads through the host's etcd client
   controller.Stop();
   (*host)->Shutdown(signal, flags.on_exit == "revoke", "Controller stopped");
   election.Stop(/*release=*/true);

@@ -33,6 +33,7 @@ struct ControllerFlags {
   std::string fence_key;  // default: /chora/leader/<namespace>/<leader election id>
   std::string metrics_bind = ":8080";
   std::string health_bind = ":8081";
+  std::string dashboard_bind = "0";  // the live health-key page ("0" or empty: off)
   bool per_capability_metrics = false;
   EngineFlags engine;
   EtcdFlags etcd;

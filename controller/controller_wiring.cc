@@ -129,6 +129,7 @@ ControllerServers StartServers(const ControllerFlags& flags, EngineHost& host,
     sources.per_capability = flags.per_capability_metrics;
     sources.clock = &RealClock::Get();
     sources.kube_rate_limit = [&kube] { return kube.RateLimitStats(); };
+    sources.notifier = host.notifier();
     auto started = metrics::MetricsServer::Start(flags.metrics_bind, sources);
     if (!started.ok()) {
       LogError("Cannot serve metrics", {{"error", started.status().message()}});

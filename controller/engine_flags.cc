@@ -82,9 +82,13 @@ void AddEngineFlags(CLI::App& command, EngineFlags& flags) {
                   "credentials, e.g. its service account token, to a URL; empty: anywhere)")
       ->capture_default_str()
       ->group("Health checks");
+  AddAlertFlags(command, flags.alerts);
 }
 
 std::string CheckTiming(const EngineFlags& flags) {
+  if (absl::Status alerts = ValidateAlertFlags(flags.alerts); !alerts.ok()) {
+    return std::string(alerts.message());
+  }
   if (flags.ttl < 2) return absl::StrCat("--ttl must be at least 2, got ", flags.ttl);
   if (flags.interval < 1 || flags.interval >= flags.ttl) {
     return absl::StrCat("--interval must be at least 1 and below --ttl (", flags.ttl, "), got ",

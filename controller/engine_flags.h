@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "alert_flags.h"
 #include "heartbeat/engine.h"
 
 namespace hb::cli {
@@ -28,10 +29,11 @@ struct EngineFlags {
   bool health_checks = true;
   int check_concurrency = 256;
   std::string check_files_dir;  // token and TLS files of checks only from here ("": anywhere)
+  AlertFlags alerts;            // notifications of transitions
 };
 
 void AddEngineFlags(CLI::App& command, EngineFlags& flags);
-// Empty when the timing is valid, else the usage error to print.
+// Empty when the timing and the notification options are valid, else the usage error to print.
 std::string CheckTiming(const EngineFlags& flags);
 heartbeat::EngineOptions ToEngineOptions(const EngineFlags& flags, absl::Duration etcd_timeout);
 

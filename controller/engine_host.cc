@@ -66,6 +66,15 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
   engine_options.checker = host->checker_.get();
   host->engine_ =
       std::make_unique<heartbeat::HeartbeatEngine>(*writes, RealClock::Get(), engine_options);
+  absl::StatusOr<std::unique_ptr<alert::Notifier>> notifier =
+      MakeNotifier(flags.alerts, *host->engine_, RealClock::Get(), options.writer);
+  if (!notifier.ok()) return notifier.status();
+  host->notifier_ = *std::move(notifier);
+  if (host->notifier_) {
+    alert::Notifier* n = host->notifier_.get();
+    host->engine_->AddChangeHook([n](const std::string& id) { n->Changed(id); });
+    host->notifier_->Start();
+  }
   host->runner_ = std::make_unique<heartbeat::EngineRunner>(
       *host->engine_, RealClock::Get(), absl::Milliseconds(flags.batch_window_ms));
   host->checker_->Start();
@@ -74,14 +83,16 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
 }
 
 EngineHost::~EngineHost() {
-  if (checker_) checker_->Stop();  // no more probes, no more reports into the engine
-  curl_.reset();                   // abandon the probes in flight
+  if (notifier_) notifier_->Stop();  // its threads read the engine
+  if (checker_) checker_->Stop();    // no more probes, no more reports into the engine
+  curl_.reset();                     // abandon the probes in flight
   grpc_.reset();
   if (runner_) runner_->Stop();  // no more calls into the client
   client_.reset();  // delivers its last answers to the engine, whose wake hook (the runner's) lives
   fence_.reset();   // after the client: its answers pass through the fence
   runner_.reset();
   engine_.reset();
+  notifier_.reset();
   checker_.reset();
 }
 
@@ -111,6 +122,8 @@ void EngineHost::Shutdown(int signal, bool revoke, const char* title) {
                        "; ",
                        revoke ? "revoking leases and removing health keys"
                               : "keeping leases (keys expire after their TTL unless adopted)"));
+  // Stopping or revoking is not a transition of the services: notify nothing more.
+  if (notifier_) notifier_->Stop();
   bool drained = runner_->Shutdown(revoke, absl::Seconds(flags_.shutdown_timeout));
   if (!drained) {
     LogWarning(
@@ -139,6 +152,17 @@ void EngineHost::LogStatistics(const char* title, int64_t capabilities) const {
                   {"leases_lost", s.leases_lost.load()},
                   {"leases_revoked", s.leases_revoked.load()},
                   {"uptime", HumanDuration(RealClock::Get().Now() - started_)}});
+  if (!notifier_) return;
+  const alert::NotifierStats n = notifier_->stats();
+  for (const auto& [sink, stats] : n.sinks) {
+    LogInfo(absl::StrCat(title, ": notifications to ", sink), {{"transitions", n.transitions},
+                                                               {"sent", stats.sent},
+                                                               {"failed_attempts", stats.failed},
+                                                               {"rejected", stats.rejected},
+                                                               {"dropped", stats.dropped},
+                                                               {"queued", stats.queued},
+                                                               {"storms", n.storms}});
+  }
 }
 
 }  // namespace hb::cli

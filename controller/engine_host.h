@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "alert/notifier.h"
 #include "check/checker.h"
 #include "check/curl_prober.h"
 #include "check/grpc_prober.h"
@@ -46,6 +47,8 @@ class EngineHost {
   etcd::EtcdClient& etcd() { return *client_; }
   // The fence of the engine's writes; null unless HostOptions::fenced.
   etcd::FencedEtcdClient* fence() { return fence_.get(); }
+  // Sends notifications of transitions (--alertmanager-url, --alert-webhook-url); null: off.
+  const alert::Notifier* notifier() const { return notifier_.get(); }
   const std::string& where() const { return where_; }
 
   // Waits for SIGINT/SIGTERM, logging statistics every --stats-interval; returns the signal,
@@ -68,6 +71,9 @@ class EngineHost {
   // Torn down before the engine: the checker's thread, then the probers (abandoning their
   // probes), then the checker.
   std::unique_ptr<check::Checker> checker_;
+  // Stopped first (its threads read the engine), destroyed after the engine (whose change
+  // hook calls it until then).
+  std::unique_ptr<alert::Notifier> notifier_;
   std::unique_ptr<check::CurlProber> curl_;
   std::unique_ptr<check::GrpcProber> grpc_;
   std::unique_ptr<heartbeat::HeartbeatEngine> engine_;

@@ -6,6 +6,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "controller_command.h"
+#include "dashboard_command.h"
 #include "heartbeat_command.h"
 #include "signals.h"
 #include "status_command.h"
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
   CLI::App* controller = hb::cli::AddControllerCommand(app, controller_flags);
   hb::cli::StatusFlags status_flags;
   CLI::App* status = hb::cli::AddStatusCommand(app, status_flags);
+  hb::cli::DashboardFlags dashboard_flags;
+  CLI::App* dashboard = hb::cli::AddDashboardCommand(app, dashboard_flags);
 
   // "--flag=" means an empty value (e.g. --configmap-selector=); CLI11 would take the next
   // argument instead, so it is passed on as "--flag" "".
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
   }
   if (heartbeat->parsed()) return hb::cli::RunHeartbeat(heartbeat_flags);
   if (status->parsed()) return hb::cli::RunStatus(status_flags);
+  if (dashboard->parsed()) return hb::cli::RunDashboard(dashboard_flags);
   if (controller->parsed()) return hb::cli::RunController(controller_flags);
   return 2;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the Dockerfile by construction, since no container engine runs here:
+# Checks the Dockerfile by construction (hack/test-image.sh builds and runs it for real):
 #  (a) the runtime stage installs exactly the Debian packages of the shared libraries the
 #      built executable links against (ldd + dpkg -S; libc6, libstdc++6 and libgcc-s1 come
 #      with debian:bookworm-slim), and each of them exists in this Debian release;
@@ -8,7 +8,9 @@
 #  (c) the runtime stage runs as a numeric non-root USER (the chart's runAsUser too) with an
 #      exec-form ENTRYPOINT and CMD, and the ENTRYPOINT is the executable copied in;
 #  (d) the build context left by .dockerignore holds no build tree or .git, and CMake can
-#      configure it and ninja knows how to build heartbeat-operator from it (dry run).
+#      configure it and ninja knows how to build heartbeat-operator from it (dry run);
+#  (e) the classic builder can build it (Debian has no buildx): no syntax directive, no
+#      BuildKit-only flag such as RUN --mount, no heredoc.
 #
 #   hack/chart/check-dockerfile.sh [BUILD_DIR]     (default BUILD_DIR: <repo>/build)
 # Exits 0 when every check passes, 1 otherwise. DOCKERFILE=PATH checks another file,
@@ -189,6 +191,13 @@ elif "$PY" "$HERE/dockerfile_query.py" "$DOCKERFILE" context "$ROOT" "$ctx" >"$W
   fi
 else
   fail "could not assemble the build context from .dockerignore"
+fi
+
+# --- (e) the classic builder ------------------------------------------------------------------
+if out="$(dockerfile classic-builder)"; then
+  pass "the classic builder can build it (no syntax directive, no BuildKit-only flag or heredoc)"
+else
+  fail "the Dockerfile needs BuildKit, which Debian's docker.io lacks: $(tr '\n' ';' <<<"$out")"
 fi
 
 if ((FAILED > 0)); then

@@ -15,6 +15,9 @@ Queries (the "build" stage is the one the runtime stage copies the executable fr
   runtime-exec-form             exit 0 if ENTRYPOINT and CMD are JSON arrays and ENTRYPOINT
                                 runs a file copied into the stage
   runtime-shell-free            exit 0 if no ENTRYPOINT, CMD or HEALTHCHECK needs a shell
+  classic-builder               exit 0 if the classic builder (DOCKER_BUILDKIT=0) can build it:
+                                no syntax directive, no BuildKit-only flag or heredoc; else
+                                prints what needs BuildKit
   context ROOT DEST             copy the build context that .dockerignore leaves of ROOT to
                                 DEST and print its files
 """
@@ -214,12 +217,51 @@ def context(root, dest):
     return 0
 
 
+# Flags of RUN, COPY and ADD that only BuildKit knows (the classic builder of Debian's docker.io
+# 20.10 stops at them), and heredocs (<<EOF) in RUN, COPY and ADD.
+BUILDKIT_FLAGS = {
+    "RUN": ("--mount", "--network", "--security"),
+    "COPY": ("--link", "--chmod", "--parents", "--exclude"),
+    "ADD": ("--link", "--chmod", "--checksum", "--keep-git-dir", "--parents", "--exclude"),
+}
+
+
+def buildkit_only(path):
+    """What in the Dockerfile needs BuildKit, one description a line (none: the classic builder)."""
+    found = []
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            stripped = raw.strip()
+            if not stripped.startswith("#"):
+                break  # parser directives come before anything else
+            if re.match(r"^#\s*syntax\s*=", stripped, re.IGNORECASE):
+                found.append(f"parser directive: {stripped}")
+    for stage in parse(path):
+        for kw, args in stage["instructions"]:
+            flags = []
+            for tok in args.split():
+                if not tok.startswith("--"):
+                    break
+                flags.append(tok.split("=", 1)[0])
+            for flag in flags:
+                if flag in BUILDKIT_FLAGS.get(kw, ()):
+                    found.append(f"{kw} {flag}: {kw} {args[:80]}")
+            if kw in BUILDKIT_FLAGS and re.search(r"<<-?[\"']?[A-Za-z_]", args):
+                found.append(f"heredoc: {kw} {args[:80]}")
+    return found
+
+
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
     path, query, args = argv[1], argv[2], argv[3:]
     if query == "context":
         return context(args[0], args[1])
+    if query == "classic-builder":
+        found = buildkit_only(path)
+        for line in found:
+            print(line)
+        return 1 if found else 0
     stages = parse(path)
     runtime, build = stages[-1], build_stage(stages)
     if query == "from":

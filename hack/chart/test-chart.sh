@@ -203,6 +203,32 @@ expect_eq "checks off: --health-checks=false, no --check-concurrency, no Endpoin
   "--health-checks=false endpointslice-rules=0" \
   "$(yq_ "$WORK/no-checks.yaml" '[a for a in container()["args"] if a.startswith(("--health-checks", "--check-concurrency"))] + ["endpointslice-rules=%d" % sum(1 for k in ("ClusterRole", "Role") for r in by_kind.get(k, []) for rule in r["rules"] if "endpointslices" in rule["resources"])]' | xargs)"
 
+expect_eq "default: no notification flag" "0" \
+  "$(yq_ "$WORK/default.yaml" 'len([a for a in container()["args"] if a.startswith(("--alert", "--alertmanager"))])')"
+helm_ template "$RELEASE" "$CHART" --namespace default --set notifications.alertmanagerUrl=http://am:9093 \
+  --set notifications.webhook.url=https://hooks.example/x --set notifications.webhook.secretName=hooks \
+  --set notifications.webhook.secretKey=hmac >"$WORK/notify.yaml" 2>"$WORK/template.err" \
+  && pass "helm template (notifications)" || fail "helm template (notifications): $(cat "$WORK/template.err")"
+expect_eq "notifications: URLs, the secret as a file, hold and storm guard" \
+  "--alertmanager-url=http://am:9093 --alert-webhook-url=https://hooks.example/x --alert-webhook-secret-file=/etc/heartbeat-operator/webhook/secret --alert-hold=5 --alert-storm-share=0.2 --alert-storm-min=10" \
+  "$(yq_ "$WORK/notify.yaml" '[a for a in container()["args"] if a.startswith(("--alert", "--alertmanager"))]' | xargs)"
+expect_eq "notifications: the Secret's key mounted read-only at that path, not in the environment" \
+  "hooks hmac secret /etc/heartbeat-operator/webhook True False" \
+  "$(yq_ "$WORK/notify.yaml" '[[v["secret"]["secretName"], v["secret"]["items"][0]["key"], v["secret"]["items"][0]["path"]] for v in deployment()["spec"]["template"]["spec"]["volumes"] if v["name"] == "webhook-secret"][0] + [[m["mountPath"], m["readOnly"]] for m in container()["volumeMounts"] if m["name"] == "webhook-secret"][0] + ["hooks" in str(container().get("env"))]' | xargs)"
+expect_fail_with "schema rejects a notification URL without a scheme" "alertmanagerUrl" \
+  helm_ template x "$CHART" --set notifications.alertmanagerUrl=am:9093
+
+expect_eq "default: no dashboard flag, port or Service" "0" \
+  "$(yq_ "$WORK/default.yaml" 'len([a for a in container()["args"] if a.startswith("--dashboard")]) + len([p for p in container()["ports"] if p["name"] == "dashboard"]) + len([s for s in by_kind["Service"] if s["metadata"]["name"].endswith("-dashboard")])')"
+helm_ template "$RELEASE" "$CHART" --namespace default --set dashboard.enabled=true --set dashboard.port=9090 \
+  >"$WORK/dash.yaml" 2>"$WORK/template.err" \
+  && pass "helm template (dashboard.enabled)" || fail "helm template (dashboard.enabled): $(cat "$WORK/template.err")"
+expect_eq "dashboard: the flag, the container port and a ClusterIP Service that targets it" \
+  "--dashboard-bind-address=:9090 9090 hb-heartbeat-operator-dashboard:ClusterIP:9090:dashboard" \
+  "$(yq_ "$WORK/dash.yaml" '[a for a in container()["args"] if a.startswith("--dashboard")] + [p["containerPort"] for p in container()["ports"] if p["name"] == "dashboard"] + [":".join([s["metadata"]["name"], s["spec"]["type"], str(s["spec"]["ports"][0]["port"]), s["spec"]["ports"][0]["targetPort"]]) for s in by_kind["Service"] if s["metadata"]["name"].endswith("-dashboard")]' | xargs)"
+expect_fail_with "schema rejects an unknown dashboard value" "dashboard" \
+  helm_ template x "$CHART" --set dashboard.bind=0.0.0.0
+
 # values.schema.json
 expect_fail_with "schema rejects replicaCount: -1" "replicaCount" helm_ template x "$CHART" --set replicaCount=-1
 expect_fail_with "schema rejects heartbeat.ttlSeconds: 1" "ttlSeconds" helm_ template x "$CHART" --set heartbeat.ttlSeconds=1

@@ -16,7 +16,9 @@
 #      rendered rules. It must see the target up and one Healthy capability, evaluate every rule
 #      without error with no alert, and answer every dashboard query with data; then a
 #      Capability whose check fails is counted Unhealthy and HeartbeatOperatorCapabilitiesUnhealthy
-#      goes pending; then etcd is stopped and HeartbeatOperatorEtcdUnreachable goes pending.
+#      goes pending, and its transition's webhook notification (to a port nothing listens on) fails,
+#      counted, so HeartbeatOperatorNotificationsFailing goes pending; then etcd is stopped and
+#      HeartbeatOperatorEtcdUnreachable goes pending.
 #   3. check-metric-names.py: every metric, label and label value the rules and the dashboard
 #      use is in the run's /metrics scrapes or in metric-names-allowlist.txt (itself checked
 #      against src/); and the check fails on copies with a typo.
@@ -61,35 +63,15 @@ FAILED=0
 PIDS=()     # processes to stop at exit, the last started first
 ETCD_PID=""
 
+SHOW_LOG_LINES=15
 trap cleanup_suite EXIT
 trap 'exit 143' TERM INT
 
-pass() { PASSED=$((PASSED + 1)); echo "ok   - $1"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL - $1" >&2; }
 die() { fail "$1"; echo "test-prometheus: stopped at the first failure that later steps need" >&2; show_logs; exit 1; }
-show_logs() {
-  local f
-  for f in "$WORK"/*.log; do
-    [[ -s "$f" ]] || continue
-    echo "--- $(basename "$f") (last 15 lines)" >&2
-    tail -n 15 "$f" >&2
-  done
-}
-# expect_ok DESCRIPTION COMMAND...: succeeds; its output is in OUT.
-expect_ok() {
-  local what="$1"; shift
-  if OUT="$("$@" 2>&1)"; then pass "$what"; return 0; fi
-  fail "$what: failed: $* -> ${OUT:0:3000}"
-  return 1
-}
 output_has() { local want="$1"; shift; [[ "$("$@" 2>/dev/null)" == *"$want"* ]]; }
-http_ok() { "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
-fetch() { "$PY" -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 helm_() { timeout 120 "$HELM" "$@" 2> >(grep -v 'found symbolic link in path' >&2); }
 k() { timeout 60 "$KUBECTL" --kubeconfig "$WORK/kubeconfig" --cache-dir "$KUBECACHEDIR" "$@"; }
 pt() { "$PY" "$HERE/promtest.py" "$@"; }
-step() { STEP_NAME="$1"; STEP_T0=$SECONDS; echo "=== $1"; }
-step_end() { echo "=== $STEP_NAME: $((SECONDS - STEP_T0))s"; }
 
 for tool in "$PROMETHEUS" "$PROMTOOL" "$KUBECTL" "$ETCD" "$PY"; do
   [[ -x "$tool" ]] || { echo "test-prometheus: $tool is required (hack/install-deps.sh installs it)" >&2; exit 1; }
@@ -113,18 +95,18 @@ alert_names() { "$PY" -c 'import sys, yaml; print(" ".join(r["alert"] for g in y
 step "1. rendering, promtool check rules, promtool test rules"
 mkdir -p "$WORK/rules" "$WORK/rules-other"
 RULES="$WORK/rules/heartbeat-operator-rules.yaml"
-expect_ok "the chart renders the PrometheusRule (metrics.perCapability on)" \
-  render_rules "$RULES" --set metrics.perCapability=true || die "no rules to test"
-expect_eq "  ... with 15 rules" "15" "$OUT"
+expect_ok "the chart renders the PrometheusRule (metrics.perCapability and a webhook on)" \
+  render_rules "$RULES" --set metrics.perCapability=true --set notifications.webhook.url=http://hooks:8080/x || die "no rules to test"
+expect_eq "  ... with 16 rules" "16" "$OUT"
 expect_ok "promtool check rules" "$PROMTOOL" check rules "$RULES"
-expect_contains "  ... finds no problem" "SUCCESS: 15 rules found" "$OUT"
+expect_contains "  ... finds no problem" "SUCCESS: 16 rules found" "$OUT"
 cp "$HERE/rules-test.yaml" "$WORK/rules/"
 expect_ok "promtool test rules (rules-test.yaml)" "$PROMTOOL" test rules "$WORK/rules/rules-test.yaml"
 expect_contains "  ... every test passes" "SUCCESS" "$OUT"
 tested="$(grep -oE 'alertname: HeartbeatOperator[A-Za-z]+' "$HERE/rules-test.yaml" | sort -u | sed 's/alertname: //' | xargs)"
 expect_eq "rules-test.yaml tests every alert the chart renders" "$(alert_names "$RULES" | tr ' ' '\n' | sort | xargs)" "$tested"
 # The tests can fail: the same tests on rules rendered with another threshold.
-render_rules "$WORK/rules-other/heartbeat-operator-rules.yaml" --set metrics.perCapability=true \
+render_rules "$WORK/rules-other/heartbeat-operator-rules.yaml" --set metrics.perCapability=true --set notifications.webhook.url=http://hooks:8080/x \
   --set prometheusRule.for.capabilitiesDown=3m >/dev/null || die "cannot render the rules with for.capabilitiesDown=3m"
 cp "$HERE/rules-test.yaml" "$WORK/rules-other/"
 expect_fail_with "promtool test rules fails on rules rendered with for.capabilitiesDown=3m" \
@@ -135,8 +117,8 @@ expect_eq "default values: no PrometheusRule, no dashboard ConfigMap" "0 0" \
   "$(grep -c '^kind: PrometheusRule' "$WORK/default.yaml" || true) $(grep -c 'heartbeat-operator-dashboard' "$WORK/default.yaml" || true)"
 expect_ok "prometheusRule with one replica and no leader election renders" \
   render_rules "$WORK/rules-other/single.yaml" --set replicaCount=1 --set leaderElection.enabled=false
-expect_eq "  ... without NoLeader, and without the per-capability alert (metrics.perCapability off)" "13 no no" \
-  "$OUT $(alert_names "$WORK/rules-other/single.yaml" | grep -q NoLeader && echo yes || echo no) $(alert_names "$WORK/rules-other/single.yaml" | grep -q HeartbeatStale && echo yes || echo no)"
+expect_eq "  ... without NoLeader, the per-capability alert (metrics.perCapability off) and NotificationsFailing (none configured)" "13 no no no" \
+  "$OUT $(alert_names "$WORK/rules-other/single.yaml" | grep -q NoLeader && echo yes || echo no) $(alert_names "$WORK/rules-other/single.yaml" | grep -q HeartbeatStale && echo yes || echo no) $(alert_names "$WORK/rules-other/single.yaml" | grep -q NotificationsFailing && echo yes || echo no)"
 render_rules "$WORK/rules-other/selector.yaml" --set-string 'prometheusRule.selector=cluster="eu-1"\, job="heartbeat"' >/dev/null \
   || die "cannot render the rules with a selector"
 # rules_eval FILE PYTHON-EXPRESSION: the expression over rules (every rule of FILE).
@@ -176,15 +158,7 @@ step_end
 
 # ---------------------------------------------------------------------------------------------
 step "2. a real Prometheus scraping the real binary"
-ETCD_PORT="$(free_port)"; ETCD_PEER_PORT="$(free_port)"
-ETCD_URL="http://127.0.0.1:$ETCD_PORT"
-"$ETCD" --name prom-test --data-dir "$WORK/etcd" \
-  --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
-  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-  --initial-cluster "prom-test=http://127.0.0.1:$ETCD_PEER_PORT" --log-level error >"$WORK/etcd.log" 2>&1 &
-ETCD_PID=$!
-PIDS=("$ETCD_PID" "${PIDS[@]}")
-poll_until 20 "etcd answers on 127.0.0.1:$ETCD_PORT" http_ok "$ETCD_URL/health" || die "etcd did not start"
+start_etcd prom-test || die "etcd did not start"
 
 "$PY" "$EMULATOR" --port 0 --port-file "$WORK/emulator.port" --kubeconfig "$WORK/kubeconfig" \
   --exit-with-parent >"$WORK/emulator.log" 2>&1 &
@@ -216,8 +190,10 @@ expect_ok "a Capability whose TCP check (etcd's port) passes" capability registr
 
 METRICS_PORT="$(free_port)"; HEALTH_PORT="$(free_port)"
 METRICS_URL="http://127.0.0.1:$METRICS_PORT/metrics"
+HOOK_PORT="$(free_port)"   # nothing listens there: every webhook notification fails
 POD_NAME=hb-heartbeat-operator-0 POD_NAMESPACE=default "$BINARY" controller --kubeconfig "$WORK/kubeconfig" \
   --etcd-endpoints "$ETCD_URL" --metrics-bind-address "127.0.0.1:$METRICS_PORT" \
+  --alert-webhook-url "http://127.0.0.1:$HOOK_PORT/hook" --alert-hold 0 \
   --health-probe-bind-address "127.0.0.1:$HEALTH_PORT" --leader-elect --leader-election-id hb-heartbeat-operator \
   --per-capability-metrics --interval 1 --ttl 4 --status-sync-period 1 --log-format text >"$WORK/controller.log" 2>&1 &
 PIDS=("$!" "${PIDS[@]}")
@@ -259,7 +235,7 @@ expect_eq "one capability runs, one lease is held, the replica leads" "1 1 1" \
 expect_eq "the etcd endpoint label arrives as exported_endpoint, beside the ServiceMonitor's endpoint" \
   "container=heartbeat-operator,endpoint=metrics,exported_endpoint=127.0.0.1:$ETCD_PORT,instance=127.0.0.1:$METRICS_PORT,job=$JOB,namespace=$NS,pod=hb-heartbeat-operator-0,service=$JOB" \
   "$(pt labels "$PROM" "heartbeat_operator_etcd_endpoint_up")"
-poll_until 20 "Prometheus evaluates all 15 rules without error" output_is 15 pt rules-health "$PROM"
+poll_until 20 "Prometheus evaluates all 16 rules without error" output_is 16 pt rules-health "$PROM"
 poll_until 30 "no alert is pending or firing for a healthy operator" output_is "" pt alerts "$PROM"
 fetch "$METRICS_URL" >"$WORK/scrape-healthy.txt" || die "cannot scrape $METRICS_URL"
 poll_until 40 "every dashboard query returns data" pt dashboard-queries "$PROM" "$DASHBOARD"
@@ -274,6 +250,10 @@ phases() { # phases PHASE...: the count of each phase, as Prometheus has it
 poll_until 30 "Prometheus counts 1 Unhealthy capability, still 1 Healthy" output_is "1 1" phases Unhealthy Healthy
 poll_until 20 "HeartbeatOperatorCapabilitiesUnhealthy is pending for phase Unhealthy" \
   output_has "HeartbeatOperatorCapabilitiesUnhealthy pending job=$JOB,namespace=$NS,phase=Unhealthy,severity=warning" pt alerts "$PROM"
+poll_until 30 "its transition is notified, and the webhook's failed attempts are counted" output_is 1 \
+  pt value "$PROM" "sum(heartbeat_operator_capability_transitions_total{$SEL}) + (sum(heartbeat_operator_notifications_total{$SEL, sink=\"webhook\", result=\"failed\"}) > bool 0) - 1"
+poll_until 30 "HeartbeatOperatorNotificationsFailing is pending for the webhook" \
+  output_has "HeartbeatOperatorNotificationsFailing pending job=$JOB,namespace=$NS,severity=warning,sink=webhook" pt alerts "$PROM"
 fetch "$METRICS_URL" >"$WORK/scrape-unhealthy.txt" || die "cannot scrape $METRICS_URL"
 
 stop_pid "$ETCD_PID"

@@ -83,6 +83,39 @@ void Send(mg_connection* conn, const HttpResponse& response, bool allow_get) {
   mg_write(conn, response.body.data(), response.body.size());
 }
 
+// A stream handler's connection: headers once, then raw bytes until the handler returns.
+class CivetStream final : public HttpStream {
+ public:
+  CivetStream(mg_connection* conn, const CancelToken& stopping)
+      : conn_(conn), stopping_(stopping) {}
+
+  bool Begin(int status, const std::string& content_type) override {
+    if (status_ != 0 || stopping_.IsCancelled()) return false;
+    status_ = status;
+    mg_response_header_start(conn_, status);
+    mg_response_header_add(conn_, "Content-Type", content_type.c_str(), -1);
+    mg_response_header_add(conn_, "Cache-Control", "no-store", -1);
+    mg_response_header_add(conn_, "Connection", "close", -1);
+    failed_ = mg_response_header_send(conn_) < 0;
+    return !failed_;
+  }
+  bool Write(absl::string_view bytes) override {
+    if (status_ == 0 || failed_ || stopping_.IsCancelled()) return false;
+    if (bytes.empty()) return true;
+    int written = mg_write(conn_, bytes.data(), bytes.size());
+    failed_ = written <= 0 || static_cast<size_t>(written) < bytes.size();
+    return !failed_;
+  }
+  const CancelToken& stopping() const override { return stopping_; }
+  int status() const { return status_; }  // 0: Begin() was not called
+
+ private:
+  mg_connection* const conn_;
+  const CancelToken& stopping_;
+  int status_ = 0;
+  bool failed_ = false;
+};
+
 }  // namespace
 
 absl::Status ValidateHttpLimits(const HttpLimits& limits) {
@@ -109,8 +142,12 @@ absl::Status ValidateHttpLimits(const HttpLimits& limits) {
 
 class HttpServer::Impl {
  public:
-  Impl(std::string name, std::map<std::string, HttpHandler> handlers, HttpLimits limits)
-      : name_(std::move(name)), handlers_(std::move(handlers)), limits_(limits) {}
+  Impl(std::string name, std::map<std::string, HttpHandler> handlers,
+       std::map<std::string, HttpStreamHandler> streams, HttpLimits limits)
+      : name_(std::move(name)),
+        handlers_(std::move(handlers)),
+        streams_(std::move(streams)),
+        limits_(limits) {}
   ~Impl() { Stop(); }
 
   absl::Status Start(const std::string& address);
@@ -139,6 +176,7 @@ class HttpServer::Impl {
   static int OnLog(const mg_connection* conn, const char* message);
 
   int Serve(mg_connection* conn);
+  int ServeStream(mg_connection* conn, const HttpStreamHandler& handler, const char* path);
   int Refuse(mg_connection* conn, int status, const char* message);
   void Closed(const mg_connection* conn);
   // The request timeout civetweb applies to the request now arriving on this worker.
@@ -156,7 +194,9 @@ class HttpServer::Impl {
   // Constant after construction.
   const std::string name_;
   const std::map<std::string, HttpHandler> handlers_;
+  const std::map<std::string, HttpStreamHandler> streams_;
   const HttpLimits limits_;
+  const CancelToken stopping_;  // cancelled when Stop() begins: stream handlers return
 
   mg_callbacks callbacks_{};
   mg_context* context_ = nullptr;     // set by Start, cleared by Stop (one thread)
@@ -217,6 +257,7 @@ absl::Status HttpServer::Impl::Start(const std::string& address) {
 // listening socket ends the poll at once, so stopping takes milliseconds, not seconds.
 void HttpServer::Impl::Stop() {
   serving_ = false;
+  stopping_.Cancel();
   if (context_ == nullptr) return;
   int port = this->port();
   std::atomic<bool> stopped{false};
@@ -255,6 +296,11 @@ int HttpServer::Impl::Serve(mg_connection* conn) {
   }
   HttpResponse response;
   auto handler = handlers_.find(path);
+  if (get && handler == handlers_.end()) {
+    if (auto stream = streams_.find(path); stream != streams_.end()) {
+      return ServeStream(conn, stream->second, path);
+    }
+  }
   if (!get) {
     response = {405, "method not allowed: only GET is served\n"};
   } else if (handler == handlers_.end()) {
@@ -273,6 +319,26 @@ int HttpServer::Impl::Serve(mg_connection* conn) {
   ++answered_;
   Send(conn, response, !get);
   return response.status;
+}
+
+int HttpServer::Impl::ServeStream(mg_connection* conn, const HttpStreamHandler& handler,
+                                  const char* path) {
+  mg_disable_connection_keep_alive(conn);
+  CivetStream stream(conn, stopping_);
+  try {
+    handler(stream);
+  } catch (const std::exception& e) {
+    LogError("HTTP stream handler failed",
+             {{"server", name_}, {"path", path}, {"error", e.what()}});
+  } catch (...) {
+    LogError("HTTP stream handler failed", {{"server", name_}, {"path", path}});
+  }
+  ++answered_;
+  if (stream.status() == 0) {  // nothing sent yet
+    Send(conn, {500, "internal error\n"}, false);
+    return 500;
+  }
+  return stream.status();
 }
 
 // civetweb could not read a request: `status` 400 both when the request did not arrive within
@@ -341,12 +407,13 @@ bool HttpServer::Impl::MayWarn() {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& name, const std::string& address,
-    std::map<std::string, HttpHandler> handlers, const HttpLimits& limits) {
+    std::map<std::string, HttpHandler> handlers, const HttpLimits& limits,
+    std::map<std::string, HttpStreamHandler> streams) {
   if (absl::Status valid = ValidateHttpLimits(limits); !valid.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot serve ", name, " on ", address, ": ", valid.message()));
   }
-  auto impl = std::make_unique<Impl>(name, std::move(handlers), limits);
+  auto impl = std::make_unique<Impl>(name, std::move(handlers), std::move(streams), limits);
   if (absl::Status started = impl->Start(address); !started.ok()) return started;
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

@@ -19,6 +19,14 @@
 // Stopping takes milliseconds, or up to min(2 s, request_timeout_ms) while a slow client is
 // being read.
 //
+// Streaming answers (Server-Sent Events): a path registered as a stream handler gets the
+// connection's HttpStream and keeps its worker until it returns. Its bounds: a stream holds
+// one worker (size `threads` above the streams a caller admits); a write that the client does
+// not take within request_timeout_ms fails (civetweb's send timeout), as does every write once
+// the server stops; the connection is never kept alive after a stream. `stopping()` is
+// cancelled first thing on destruction, so a handler waiting for data must wait on it too
+// (CancelToken::OnCancel) and return promptly; destruction then waits for it.
+//
 // Thread-safety: handlers run on the worker threads, up to `threads` at once, and must be
 // thread-safe. `port()` and `stats()` from any thread; destruction stops the server and waits
 // for handlers in progress.
@@ -32,6 +40,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/cancel.h"
 
 namespace hb::metrics {
 
@@ -61,6 +71,22 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse()>;
 
+// The connection a stream handler writes to; valid only during the handler's call.
+class HttpStream {
+ public:
+  virtual ~HttpStream() = default;
+  // Sends the status line and headers once (no Content-Length: the body ends when the
+  // connection closes). False when the client is gone or the server stops.
+  virtual bool Begin(int status, const std::string& content_type) = 0;
+  // Sends bytes after Begin(); false when the client is gone, did not take them within
+  // request_timeout_ms, or the server stops. After a false, return.
+  virtual bool Write(absl::string_view bytes) = 0;
+  // Cancelled when the server starts to stop.
+  virtual const CancelToken& stopping() const = 0;
+};
+
+using HttpStreamHandler = std::function<void(HttpStream&)>;
+
 struct HttpServerStats {
   uint64_t answered = 0;   // requests answered (any status)
   uint64_t timed_out = 0;  // connections cut off because their request did not arrive in time
@@ -72,9 +98,11 @@ class HttpServer {
   // Listens on `address` ("host:port"; port 0 picks a free one) and serves `handlers` by path.
   // `name` names the server in log lines and errors ("metrics", "health probes"). Fails,
   // naming the address, when the limits are invalid or the address cannot be listened on.
+  // `streams` are answered by stream handlers (a path in both maps is served by `handlers`).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& name, const std::string& address,
-      std::map<std::string, HttpHandler> handlers, const HttpLimits& limits = {});
+      std::map<std::string, HttpHandler> handlers, const HttpLimits& limits = {},
+      std::map<std::string, HttpStreamHandler> streams = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

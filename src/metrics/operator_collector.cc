@@ -77,6 +77,7 @@ std::vector<MetricFamily> OperatorCollector::Collect() const {
   if (sources_.checker != nullptr) CollectChecks(out);
   if (sources_.controller != nullptr) CollectController(out);
   CollectCapabilities(out);
+  if (sources_.notifier != nullptr) CollectNotifications(out);
   if (sources_.is_leader) {
     Gauge(out, "leader_election_master_status",
           "1 while this replica leads (runs heartbeats and writes status)",
@@ -93,6 +94,41 @@ std::vector<MetricFamily> OperatorCollector::Collect() const {
     }
   }
   return out;
+}
+
+void OperatorCollector::CollectNotifications(std::vector<MetricFamily>& out) const {
+  const alert::NotifierStats n = sources_.notifier->stats();
+  Counter(out, "heartbeat_operator_capability_transitions_total",
+          "Capability transitions notified (handed to every notification sink)",
+          {{{}, static_cast<double>(n.transitions)}});
+  Counter(out, "heartbeat_operator_notification_storms_total",
+          "Times more than --alert-storm-share of the capabilities failed at once",
+          {{{}, static_cast<double>(n.storms)}});
+  Gauge(out, "heartbeat_operator_notification_storm",
+        "1 while a notification storm holds per-capability notifications", n.storm ? 1 : 0);
+  Gauge(out, "heartbeat_operator_notifications_held",
+        "Transitions waiting for --alert-hold or for a storm to end", static_cast<double>(n.held));
+  MetricFamily& total = Family(out, "heartbeat_operator_notifications_total",
+                               "Notifications by sink and result (sent; failed: an attempt "
+                               "that will be retried; rejected: refused for good; dropped: "
+                               "queue full)",
+                               MetricType::Counter);
+  MetricFamily& queued =
+      Family(out, "heartbeat_operator_notifications_queued",
+             "Notifications (webhook) or alerts (Alertmanager) waiting", MetricType::Gauge);
+  for (const auto& [sink, s] : n.sinks) {
+    for (const auto& [result, value] : {std::pair<const char*, uint64_t>{"sent", s.sent},
+                                        {"failed", s.failed},
+                                        {"rejected", s.rejected},
+                                        {"dropped", s.dropped}}) {
+      ClientMetric m = Metric({{"sink", sink}, {"result", result}});
+      m.counter.value = static_cast<double>(value);
+      total.metric.push_back(m);
+    }
+    ClientMetric q = Metric({{"sink", sink}});
+    q.gauge.value = static_cast<double>(s.queued);
+    queued.metric.push_back(q);
+  }
 }
 
 void OperatorCollector::CollectChecks(std::vector<MetricFamily>& out) const {

@@ -4,7 +4,8 @@
 //
 // Families: heartbeat_operator_* (heartbeats, keep-alives, put/keep-alive/grant latency,
 // leases active/lost/granted/adopted/revoked, capabilities by source and phase, etcd
-// endpoint up, lag and congestion; health checks by kind and result, their latency,
+// endpoint up, lag and congestion; notifications sent, failed, rejected and dropped by sink,
+// the storm guard; health checks by kind and result, their latency,
 // capabilities by check state), controller-runtime's controller_runtime_reconcile_*
 // and workqueue_* names, and leader_election_master_status; in controller mode also the
 // Kubernetes client's rate limiting and the Events written, correlated and dropped. Per-capability
@@ -21,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "alert/notifier.h"
 #include "check/checker.h"
 #include "common/clock.h"
 #include "common/token_bucket.h"
@@ -46,6 +48,7 @@ struct MetricsSources {
   Clock* clock = nullptr;
   // optional: the Kubernetes client's rate limiter (controller mode)
   std::function<TokenBucket::Stats()> kube_rate_limit;
+  const alert::Notifier* notifier = nullptr;  // optional: notifications are off
 };
 
 class OperatorCollector final : public prometheus::Collectable {
@@ -58,6 +61,7 @@ class OperatorCollector final : public prometheus::Collectable {
   void CollectController(std::vector<prometheus::MetricFamily>& out) const;
   void CollectCapabilities(std::vector<prometheus::MetricFamily>& out) const;
   void CollectChecks(std::vector<prometheus::MetricFamily>& out) const;
+  void CollectNotifications(std::vector<prometheus::MetricFamily>& out) const;
 
   const MetricsSources sources_;
 };

@@ -5,7 +5,10 @@
 //   heartbeats/s achieved vs expected, leases lost, keep-alives/s,
 //   client CPU microseconds per heartbeat (this process's user+system time / puts),
 //   RSS (baseline, peak, per capability), p50/p99 lateness of beats against their
-//   schedule, p50/p99 put latency, and the time the final revocation took.
+//   schedule, p50/p99 put latency, and the time the final revocation took. With
+//   --watch-deletes, also how many health keys an etcd watch saw deleted between "every key
+//   written" and the final revocation (the watch runs in this process: leave it off when
+//   measuring CPU).
 // Usually run through hack/bench-heartbeat, which starts a local etcd for it.
 #include <sys/resource.h>
 
@@ -32,6 +35,24 @@ using hb::bench::CpuSeconds;
 using hb::bench::RssMiB;
 
 namespace {
+
+// Counts DELETE events under the watched prefix while counting is on.
+class DeleteCounter final : public hb::etcd::WatchListener {
+ public:
+  void OnWatchEvents(const std::vector<hb::etcd::WatchEvent>& events) override {
+    if (!counting_.load()) return;
+    for (const auto& e : events) {
+      if (e.type == hb::etcd::WatchEvent::Type::kDelete) deletes_.fetch_add(1);
+    }
+  }
+  void OnWatchError(const absl::Status& status, bool fatal) override {
+    if (fatal) broken_.store(true);
+    std::fprintf(stderr, "watch error: %s\n", std::string(status.message()).c_str());
+  }
+  std::atomic<bool> counting_{false};
+  std::atomic<uint64_t> deletes_{0};
+  std::atomic<bool> broken_{false};
+};
 
 // Grants `count` leases, then sends keep-alives for all of them as fast as the client's
 // stream takes them, for `seconds`: the raw capacity of one keep-alive stream.
@@ -136,7 +157,8 @@ int main(int argc, char** argv) {
   int64_t count = 1000;
   double duration_s = 60, warmup_s = 0, interval_s = 10;
   int64_t ttl = 30;
-  std::string endpoints = "127.0.0.1:2379", mode = "every-beat";
+  std::string endpoints = "127.0.0.1:2379", mode = "every-beat", lease_mode = "per-capability";
+  int shared_leases = 16;
   int max_in_flight = 512, threads = 1;
   double batch_window_ms = 100;
   CLI::App app{"Heartbeat engine benchmark against a running etcd"};
@@ -146,6 +168,12 @@ int main(int argc, char** argv) {
   app.add_option("--interval", interval_s, "Heartbeat interval, seconds")->capture_default_str();
   app.add_option("--ttl", ttl, "Lease TTL, seconds")->capture_default_str();
   app.add_option("--mode", mode, "every-beat or on-change")->capture_default_str();
+  app.add_option("--lease-mode", lease_mode, "per-capability or shared")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"per-capability", "shared"}));
+  app.add_option("--shared-leases", shared_leases, "shared lease mode: leases per TTL")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   app.add_option("--etcd-endpoints", endpoints, "etcd endpoints")->capture_default_str();
   app.add_option("--max-in-flight", max_in_flight, "Engine in-flight cap")->capture_default_str();
   int max_batch = 128;
@@ -156,6 +184,10 @@ int main(int argc, char** argv) {
   bool raw_keepalive = false, verbose = false, raw_with_keys = false;
   app.add_flag("--raw-with-keys", raw_with_keys, "--raw-keepalive: attach a key to each lease");
   app.add_flag("-v,--verbose", verbose, "Print progress every 2 s");
+  bool watch_deletes = false;
+  app.add_flag("--watch-deletes", watch_deletes,
+               "Count the health keys an etcd watch sees deleted while measuring (adds the "
+               "watch's CPU to this process)");
   app.add_flag("--raw-keepalive", raw_keepalive,
                "Measure the keep-alive stream alone (no engine): grant, then renew flat out");
   CLI11_PARSE(app, argc, argv);
@@ -179,10 +211,21 @@ int main(int argc, char** argv) {
   hb::heartbeat::EngineOptions engine_options;
   engine_options.mode = mode == "on-change" ? hb::heartbeat::WriteMode::kOnChange
                                             : hb::heartbeat::WriteMode::kEveryBeat;
+  engine_options.lease_mode = lease_mode == "shared" ? hb::heartbeat::LeaseMode::kShared
+                                                     : hb::heartbeat::LeaseMode::kPerCapability;
+  engine_options.shared_leases = shared_leases;
   engine_options.max_in_flight = max_in_flight;
   engine_options.max_batch = max_batch;
   engine_options.key_prefix = "/bench/capabilities/";
   engine_options.adopt = false;
+  DeleteCounter deletes;
+  std::unique_ptr<hb::etcd::WatchHandle> watch;
+  if (watch_deletes) {
+    hb::etcd::WatchRequest request;
+    request.key = engine_options.key_prefix;
+    request.range_end = hb::etcd::PrefixEnd(engine_options.key_prefix);
+    watch = (*client)->Watch(request, &deletes);
+  }
   auto engine = std::make_unique<hb::heartbeat::HeartbeatEngine>(**client, hb::RealClock::Get(),
                                                                  engine_options);
   auto runner = std::make_unique<hb::heartbeat::EngineRunner>(*engine, hb::RealClock::Get(),
@@ -200,19 +243,21 @@ int main(int argc, char** argv) {
   const auto& stats = engine->stats();
   auto progress = [&] {
     hb::heartbeat::EngineGauges g = engine->Gauges();
-    std::fprintf(stderr,
-                 "  t=%5.1fs held=%lld in_flight=%lld waiting=%lld puts=%llu ka_sent=%llu "
-                 "ka_answered=%llu lost=%llu stream=%s\n",
-                 absl::ToDoubleSeconds(absl::Now() - start), static_cast<long long>(g.leases_held),
-                 static_cast<long long>(g.in_flight), static_cast<long long>(g.waiting_for_slot),
-                 static_cast<unsigned long long>(stats.beats_ok.load()),
-                 static_cast<unsigned long long>(stats.keepalives_sent.load()),
-                 static_cast<unsigned long long>(stats.keepalives_answered.load()),
-                 static_cast<unsigned long long>(stats.leases_lost.load()),
-                 g.keepalive_stream_up ? "up" : "down");
+    std::fprintf(
+        stderr,
+        "  t=%5.1fs keys=%lld leases=%lld in_flight=%lld waiting=%lld puts=%llu ka_sent=%llu "
+        "ka_answered=%llu lost=%llu stream=%s\n",
+        absl::ToDoubleSeconds(absl::Now() - start), static_cast<long long>(g.keys_held),
+        static_cast<long long>(g.leases_held), static_cast<long long>(g.in_flight),
+        static_cast<long long>(g.waiting_for_slot),
+        static_cast<unsigned long long>(stats.beats_ok.load()),
+        static_cast<unsigned long long>(stats.keepalives_sent.load()),
+        static_cast<unsigned long long>(stats.keepalives_answered.load()),
+        static_cast<unsigned long long>(stats.leases_lost.load()),
+        g.keepalive_stream_up ? "up" : "down");
   };
   absl::Time last_progress = start;
-  while (engine->Gauges().leases_held < count && absl::Now() - start < absl::Seconds(120)) {
+  while (engine->Gauges().keys_held < count && absl::Now() - start < absl::Seconds(120)) {
     absl::SleepFor(absl::Milliseconds(50));
     if (verbose && absl::Now() - last_progress > absl::Seconds(2)) {
       progress();
@@ -220,8 +265,15 @@ int main(int argc, char** argv) {
     }
   }
   absl::Duration all_granted = absl::Now() - start;
+  deletes.counting_.store(true);
+  absl::Duration all_written = absl::InfiniteDuration();  // first puts done, none waiting
   while (absl::Now() - start < absl::Seconds(warmup_s)) {
     absl::SleepFor(absl::Milliseconds(200));
+    if (all_written == absl::InfiniteDuration() &&
+        stats.beats_ok.load() >= static_cast<uint64_t>(count) &&
+        engine->Gauges().waiting_for_slot == 0) {
+      all_written = absl::Now() - start;
+    }
     if (verbose && absl::Now() - last_progress > absl::Seconds(2)) {
       progress();
       last_progress = absl::Now();
@@ -251,6 +303,7 @@ int main(int argc, char** argv) {
   auto [rss, peak] = RssMiB();
   hb::heartbeat::EngineGauges gauges = engine->Gauges();
 
+  deletes.counting_.store(false);
   absl::Time revoke_start = absl::Now();
   bool drained = runner->Shutdown(/*revoke=*/true, absl::Seconds(120));
   absl::Duration revoke_time = absl::Now() - revoke_start;
@@ -263,7 +316,16 @@ int main(int argc, char** argv) {
       "%.0f ms, %d etcd thread(s))\n",
       static_cast<long long>(count), interval_s, static_cast<long long>(ttl), mode.c_str(),
       batch_window_ms, threads);
-  std::printf("all leases granted in    %.2f s\n", absl::ToDoubleSeconds(all_granted));
+  std::printf("leases                   %s: %lld held\n", lease_mode.c_str(),
+              static_cast<long long>(gauges.leases_held));
+  std::printf("all leases granted in    %.2f s (every capability holding one)\n",
+              absl::ToDoubleSeconds(all_granted));
+  if (all_written == absl::InfiniteDuration()) {
+    std::printf("every key written in     not within the warm-up\n");
+  } else {
+    std::printf("every key written in     %.2f s (as many puts as keys, none waiting)\n",
+                absl::ToDoubleSeconds(all_written));
+  }
   std::printf("heartbeats/s             %.0f achieved, %.0f expected\n",
               static_cast<double>(beats) / seconds, expected);
   std::printf("keep-alives/s            %.0f\n", static_cast<double>(kas) / seconds);
@@ -294,6 +356,12 @@ int main(int argc, char** argv) {
               Ms(gauges.lag).c_str(), static_cast<long long>(gauges.waiting_for_slot));
   std::printf("revoke at exit           %s in %.2f s\n", drained ? "complete" : "TIMED OUT",
               absl::ToDoubleSeconds(revoke_time));
+  if (watch_deletes) {
+    std::printf("keys deleted (watch)     %llu from every key written to the revocation%s\n",
+                static_cast<unsigned long long>(deletes.deletes_.load()),
+                deletes.broken_.load() ? " (WATCH BROKE: incomplete)" : "");
+  }
+  watch.reset();
   runner->Stop();   // no more calls into the client
   client->reset();  // its last answers reach the engine and the runner's wake hook
   runner.reset();

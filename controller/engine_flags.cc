@@ -30,6 +30,22 @@ void AddEngineFlags(CLI::App& command, EngineFlags& flags) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{86400}))
       ->group("Timing");
+  command
+      .add_option("--lease-mode", flags.lease_mode,
+                  "per-capability: a lease per capability (keep-alives grow with the fleet); "
+                  "shared: capabilities with the same TTL share --shared-leases leases, so "
+                  "keep-alives stay O(leases) (a key's lease id then names a group, not a "
+                  "capability; see the README's Lease modes)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"per-capability", "shared"}))
+      ->group("Timing");
+  command
+      .add_option("--shared-leases", flags.shared_leases,
+                  "shared lease mode: leases per distinct TTL (capabilities are spread over "
+                  "them by a stable hash of the identifier)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096))
+      ->group("Timing");
   command.add_option("--key-prefix", flags.key_prefix, "Prefix of the health keys")
       ->capture_default_str();
   command.add_flag("--no-adopt", flags.no_adopt,
@@ -103,6 +119,9 @@ heartbeat::EngineOptions ToEngineOptions(const EngineFlags& flags, absl::Duratio
   options.mode = flags.mode == "on-change" ? heartbeat::WriteMode::kOnChange
                                            : heartbeat::WriteMode::kEveryBeat;
   options.refresh = absl::Seconds(flags.refresh);
+  options.lease_mode = flags.lease_mode == "shared" ? heartbeat::LeaseMode::kShared
+                                                    : heartbeat::LeaseMode::kPerCapability;
+  options.shared_leases = flags.shared_leases;
   options.max_in_flight = flags.max_in_flight;
   options.max_batch = flags.max_batch;
   options.adopt = !flags.no_adopt;

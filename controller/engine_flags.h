@@ -1,6 +1,6 @@
 // Command-line options of the heartbeat engine, shared by `heartbeat` and `controller`:
-// default timing, write mode, key prefix, adoption, load shaping, shutdown, logging, health
-// checks.
+// default timing, write mode, lease mode, key prefix, adoption, load shaping, shutdown, logging,
+// health checks.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,8 @@ struct EngineFlags {
   int64_t interval = 10;
   int64_t ttl = 30;
   std::string mode = "every-beat";
+  std::string lease_mode = "per-capability";
+  int shared_leases = 16;
   int64_t refresh = 300;
   std::string key_prefix = "/chora/capabilities/";
   bool no_adopt = false;

@@ -176,7 +176,9 @@ int RunHeartbeat(const HeartbeatFlags& flags) {
     if (!added.ok()) LogError("Skipping capability", {{"error", added.message()}});
   }
   LogInfo(absl::StrCat("Starting heartbeat for ", specs.size(), " service(s)..."),
-          {{"etcd", (*host)->where()}, {"mode", flags.engine.mode}});
+          {{"etcd", (*host)->where()},
+           {"mode", flags.engine.mode},
+           {"lease_mode", flags.engine.lease_mode}});
   int signal = (*host)->WaitForSignal();
   (*host)->Shutdown(signal, /*revoke=*/!flags.keep_leases, "Heartbeat service stopped");
   return 0;

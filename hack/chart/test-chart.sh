@@ -218,6 +218,11 @@ expect_eq "notifications: the Secret's key mounted read-only at that path, not i
 expect_fail_with "schema rejects a notification URL without a scheme" "alertmanagerUrl" \
   helm_ template x "$CHART" --set notifications.alertmanagerUrl=am:9093
 
+expect_eq "default: a lease per capability" "--lease-mode=per-capability" \
+  "$(yq_ "$WORK/default.yaml" '[a for a in container()["args"] if a.startswith(("--lease-mode", "--shared-leases"))]' | xargs)"
+expect_eq "heartbeat.leaseMode=shared: the mode and the number of leases" "--lease-mode=shared --shared-leases=32" \
+  "$(helm_ template "$RELEASE" "$CHART" --set heartbeat.leaseMode=shared --set heartbeat.sharedLeases=32 | "$PY" -c 'import sys, yaml; print(" ".join(a for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Deployment" for a in d["spec"]["template"]["spec"]["containers"][0]["args"] if a.startswith(("--lease-mode", "--shared-leases"))))')"
+expect_fail_with "schema rejects heartbeat.leaseMode: pooled" "leaseMode" helm_ template x "$CHART" --set heartbeat.leaseMode=pooled
 expect_eq "default: no dashboard flag, port or Service" "0" \
   "$(yq_ "$WORK/default.yaml" 'len([a for a in container()["args"] if a.startswith("--dashboard")]) + len([p for p in container()["ports"] if p["name"] == "dashboard"]) + len([s for s in by_kind["Service"] if s["metadata"]["name"].endswith("-dashboard")])')"
 helm_ template "$RELEASE" "$CHART" --namespace default --set dashboard.enabled=true --set dashboard.port=9090 \

@@ -14,6 +14,10 @@ const char* WriteModeName(WriteMode mode) {
   return mode == WriteMode::kOnChange ? "on-change" : "every-beat";
 }
 
+const char* LeaseModeName(LeaseMode mode) {
+  return mode == LeaseMode::kShared ? "shared" : "per-capability";
+}
+
 const char* HealthName(Health health) {
   switch (health) {
     case Health::kPending:
@@ -125,17 +129,11 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
     absl::Time now = clock_.Now();
     auto it = by_id_.find(spec.identifier);
     if (it == by_id_.end()) {
-      uint32_t slot;
-      if (!free_slots_.empty()) {
-        slot = free_slots_.back();
-        free_slots_.pop_back();
-      } else {
-        slot = static_cast<uint32_t>(slots_.size());
-        slots_.emplace_back();
-      }
+      uint32_t slot = AllocateSlot();
       auto entry = std::make_unique<Entry>();
       entry->slot = slot;
       entry->incarnation = next_incarnation_++;
+      entry->role = SharedMode() ? Role::kMember : Role::kOwn;
       entry->spec = spec;
       entry->key = HealthKey(options_.key_prefix, spec.identifier);
       Entry& e = *entry;
@@ -150,13 +148,17 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
       CapabilitySpec old = e.spec;
       e.spec = spec;
       ExpectCheck(e);
-      if (old.ttl_seconds != spec.ttl_seconds && e.lease.state == LeaseTrack::State::kHeld) {
+      if (old.ttl_seconds != spec.ttl_seconds && e.role == Role::kMember) {
+        if (e.shared) Move(e, now, fx);  // to a lease of the new TTL; the key moves with a put
+      } else if (old.ttl_seconds != spec.ttl_seconds && e.lease.state == LeaseTrack::State::kHeld) {
         SetLeaseState(e, LeaseTrack::State::kRegranting);  // a new lease; the key moves to it
         e.lease.retry_at = absl::InfinitePast();
       }
       if (old.interval != spec.interval) {
         e.put.next_routine = std::min(e.put.next_routine, now + spec.interval);
-        e.lease.next_keepalive = std::min(e.lease.next_keepalive, now + KeepAlivePeriod(e));
+        if (e.role == Role::kOwn) {
+          e.lease.next_keepalive = std::min(e.lease.next_keepalive, now + KeepAlivePeriod(e));
+        }
       }
       if (options_.mode == WriteMode::kOnChange &&
           (old.interval != spec.interval || old.source != spec.source)) {
@@ -176,6 +178,8 @@ void HeartbeatEngine::Impl::Remove(const std::string& identifier, Removal remova
     absl::MutexLock lock(&mu_);
     auto it = by_id_.find(identifier);
     Entry* e = it == by_id_.end() ? nullptr : slots_[it->second].get();
+    // A shared lease stays renewed for the others: the key can only go by being deleted.
+    if (e != nullptr && e->role == Role::kMember) removal = Removal::kDeleteKey;
     if (removal == Removal::kLetExpire) {
       if (e != nullptr) EraseEntry(*e, /*revoke=*/false, 0, fx);
       fx.removed.emplace_back(std::move(done), absl::OkStatus());
@@ -197,7 +201,29 @@ void HeartbeatEngine::Impl::Remove(const std::string& identifier, Removal remova
 }
 
 void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, uint64_t removal, Effects& fx) {
+  if (e.role == Role::kShared) {
+    if (e.lease.id != 0) {
+      by_lease_.erase(e.lease.id);
+      if (revoke) QueueRevoke(e.lease.id, removal);  // its keys go with it
+    }
+    auto indexed = shared_.find({e.spec.ttl_seconds, e.shared_index});
+    if (indexed != shared_.end() && indexed->second == e.slot) shared_.erase(indexed);
+    SetLeaseState(e, LeaseTrack::State::kGranting);
+    slots_[e.slot].reset();
+    free_slots_.push_back(e.slot);
+    return;
+  }
   seeds_.erase(e.spec.identifier);
+  if (e.role == Role::kMember) {
+    // The key was deleted by Remove(); once more after a put still in flight. At shutdown
+    // the shared leases are revoked (or left to expire) instead.
+    if (revoke && !shutting_down_) DeleteMemberKey(e, removal);
+    Entry* current = Resolve(e.shared);
+    Detach(e);
+    DropPrevious(e);
+    if (current != nullptr) MaybeRetire(*current);
+    e.lease.id = 0;
+  }
   if (e.lease.id != 0) {
     by_lease_.erase(e.lease.id);
     if (revoke) QueueRevoke(e.lease.id, removal);
@@ -229,6 +255,9 @@ void HeartbeatEngine::Impl::BeginShutdown(bool revoke) {
     absl::MutexLock lock(&mu_);
     if (shutting_down_) return;
     shutting_down_ = true;
+    for (auto& slot : slots_) {  // members before shared leases, which revoke their keys
+      if (slot && slot->role != Role::kShared) EraseEntry(*slot, revoke, 0, fx);
+    }
     for (auto& slot : slots_) {
       if (slot) EraseEntry(*slot, revoke, 0, fx);
     }
@@ -281,6 +310,16 @@ absl::Time HeartbeatEngine::Impl::RunDue() {
 
 // ---- Impl: scheduling (under mu_) ----
 
+uint32_t HeartbeatEngine::Impl::AllocateSlot() {
+  if (!free_slots_.empty()) {
+    uint32_t slot = free_slots_.back();
+    free_slots_.pop_back();
+    return slot;
+  }
+  slots_.emplace_back();
+  return static_cast<uint32_t>(slots_.size() - 1);
+}
+
 Entry* HeartbeatEngine::Impl::Find(uint32_t slot, uint64_t incarnation) {
   if (slot >= slots_.size()) return nullptr;
   Entry* e = slots_[slot].get();
@@ -313,9 +352,17 @@ void HeartbeatEngine::Impl::PlacePhases(Entry& e, absl::Time now) {
 }
 
 void HeartbeatEngine::Impl::SetLeaseState(Entry& e, LeaseTrack::State state) {
-  if (e.lease.Holding()) --held_;
+  const bool lease = e.role != Role::kMember;
+  const bool key = e.role != Role::kShared;
+  if (e.lease.Holding()) {
+    held_ -= lease;
+    held_keys_ -= key;
+  }
   e.lease.state = state;
-  if (e.lease.Holding()) ++held_;
+  if (e.lease.Holding()) {
+    held_ += lease;
+    held_keys_ += key;
+  }
 }
 
 bool HeartbeatEngine::Impl::TakeSlot(Entry& e, Track track, bool urgent, absl::Time scheduled) {

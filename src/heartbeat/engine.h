@@ -1,6 +1,7 @@
 // HeartbeatEngine: keeps one etcd lease and one health key alive per capability.
 //
-// Per capability it grants a lease (TTL), puts the health value (health_value.h) on its
+// Per capability it grants a lease (TTL) (or, in LeaseMode::kShared, uses one of a few
+// leases shared by the capabilities of that TTL), puts the health value (health_value.h) on its
 // health key (health_key.h) attached to that lease, and renews the lease over the
 // client's single multiplexed keep-alive stream every TTL/3. In
 // `kEveryBeat` mode the value is rewritten every interval (heartbeat_count and timestamp
@@ -63,6 +64,17 @@ namespace hb::heartbeat {
 enum class WriteMode { kEveryBeat, kOnChange };
 const char* WriteModeName(WriteMode mode);
 
+// kPerCapability: a lease per capability (a key's lease id names its capability alone).
+// kShared: capabilities with the same TTL put their keys on one of `shared_leases` leases
+// (chosen by a stable hash of the identifier), so that keep-alives are O(leases), not
+// O(capabilities). Removal, deregistration and a kLetExpire removal then delete the key (the
+// lease lives on for the others); a lost shared lease re-puts all its keys on its successor;
+// a TTL change moves the key to a lease of the new TTL with one put (no gap); adoption at
+// start finds the shared leases from the keys' lease ids. Process death: every key still
+// expires within its TTL.
+enum class LeaseMode { kPerCapability, kShared };
+const char* LeaseModeName(LeaseMode mode);
+
 struct CapabilitySpec {
   std::string identifier;
   absl::Duration interval = absl::Seconds(10);
@@ -91,6 +103,8 @@ struct EngineOptions {
   BackoffPolicy retry{absl::Milliseconds(200), absl::Seconds(5), 2.0, 0.5};
   uint64_t seed = 0;   // jitter seed; 0 picks a random one
   std::string writer;  // written into every value as "writer" when set (who wrote it)
+  LeaseMode lease_mode = LeaseMode::kPerCapability;
+  int shared_leases = 16;  // kShared: leases per distinct TTL
   // Runs each capability's CapabilitySpec::check and reports to the engine, which then
   // writes the check's verdict into the value (at once when it changes) and removes the
   // key while the check says deregistered. Null: no checks; values carry no check fields.

@@ -62,7 +62,12 @@ void HeartbeatEngine::Impl::Withdraw(Entry& e, Effects& fx) {
   LogLimited(LogLevel::kWarning, "Check failing past its deregister-after period; removing the key",
              {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease.id)}});
   e.withdrawn = true;
-  if (e.lease.id != 0 && e.lease.state != LeaseTrack::State::kGranting) {
+  if (e.role == Role::kMember) {
+    // The shared lease lives on for the others: the key is deleted (again after a put in
+    // flight), and the member stays attached to its lease for when it comes back.
+    DeleteMemberKey(e, 0);
+    DropPrevious(e);
+  } else if (e.lease.id != 0 && e.lease.state != LeaseTrack::State::kGranting) {
     QueueRevoke(e.lease.id);  // etcd deletes the key with its lease
     by_lease_.erase(e.lease.id);
   }
@@ -85,7 +90,7 @@ void HeartbeatEngine::Impl::Restore(Entry& e, absl::Time now, Effects& fx) {
   LogLimited(LogLevel::kInfo, "Check passing again; registering the key",
              {{"id", e.spec.identifier}});
   e.withdrawn = false;
-  e.lease.retry_at = now;
+  e.lease.retry_at = now;  // a member holds its shared lease again (EvaluateMember)
   e.put.owed = true;
   e.put.owed_not_before = absl::InfinitePast();
   SetHealth(e, Health::kPending, "check passing again; granting a lease", fx);

@@ -10,6 +10,16 @@ namespace hb::heartbeat {
 using State = LeaseTrack::State;
 
 void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
+  if (e.role == Role::kMember) {
+    EvaluateMember(e, now, fx);
+    EvaluatePut(e, now, fx);
+    Schedule(e, NextDue(e));
+    return;
+  }
+  if (e.role == Role::kShared && Retirable(e)) {
+    Retire(e, fx);  // erased: `e` is gone
+    return;
+  }
   switch (e.lease.state) {
     case State::kGranting:
       if (e.lease.grant == Request::kIdle && scan_ == ScanState::kDone && !e.withdrawn &&
@@ -47,6 +57,18 @@ void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
   }
   EvaluatePut(e, now, fx);
   Schedule(e, NextDue(e));
+}
+
+void HeartbeatEngine::Impl::EvaluateMember(Entry& e, absl::Time now, Effects& fx) {
+  if (e.withdrawn || e.lease.Holding() || scan_ != ScanState::kDone || now < e.lease.retry_at) {
+    return;
+  }
+  e.lease.retry_at = absl::InfiniteFuture();  // from now on its shared lease moves it
+  if (Entry* lease = Resolve(e.shared)) {
+    if (lease->lease.Holding()) SyncMember(e, *lease, now, fx);
+  } else {
+    JoinSharedLease(e, now, fx);
+  }
 }
 
 void HeartbeatEngine::Impl::EvaluateGranting(Entry& e, absl::Time now, Effects& fx) {
@@ -101,7 +123,7 @@ void HeartbeatEngine::Impl::EvaluateHeld(Entry& e, absl::Time now, Effects& fx) 
 }
 
 void HeartbeatEngine::Impl::EvaluatePut(Entry& e, absl::Time now, Effects& fx) {
-  if (!e.lease.Holding() || e.put.request != Request::kIdle) return;
+  if (e.role == Role::kShared || !e.lease.Holding() || e.put.request != Request::kIdle) return;
   bool routine = now >= e.put.next_routine;
   bool extra = e.put.owed && now >= e.put.owed_not_before;
   if (!routine && !extra) return;
@@ -130,7 +152,7 @@ absl::Time HeartbeatEngine::Impl::NextDue(const Entry& e) const {
   // No grant before the adoption scan is done (it may find this capability's lease).
   bool scan_gated = e.lease.state == State::kGranting && (scan_ != ScanState::kDone || e.withdrawn);
   absl::Time next = scan_gated ? absl::InfiniteFuture() : e.lease.Due();
-  if (e.lease.Holding()) next = std::min(next, e.put.Due());
+  if (e.lease.Holding() && e.role != Role::kShared) next = std::min(next, e.put.Due());
   return next;
 }
 
@@ -138,7 +160,7 @@ void HeartbeatEngine::Impl::SetHealth(Entry& e, Health health, std::string messa
   if (e.health == health && e.message == message) return;
   e.health = health;
   e.message = std::move(message);
-  fx.changed.push_back(e.spec.identifier);
+  if (e.role != Role::kShared) fx.changed.push_back(e.spec.identifier);  // not a capability
 }
 
 void HeartbeatEngine::Impl::LoseLease(Entry& e, absl::string_view why, absl::Time now,
@@ -146,6 +168,7 @@ void HeartbeatEngine::Impl::LoseLease(Entry& e, absl::string_view why, absl::Tim
   stats_.leases_lost.fetch_add(1, std::memory_order_relaxed);
   LogLimited(LogLevel::kWarning, "Lease lost; re-granting",
              {{"id", e.spec.identifier}, {"lease", LeaseIdHex(e.lease.id)}, {"reason", why}});
+  const int64_t lost = e.lease.id;
   by_lease_.erase(e.lease.id);
   e.lease.id = 0;
   SetLeaseState(e, State::kGranting);  // a TTL change's grant in flight serves as the re-grant
@@ -155,6 +178,7 @@ void HeartbeatEngine::Impl::LoseLease(Entry& e, absl::string_view why, absl::Tim
   e.put.owed_not_before = absl::InfinitePast();
   if (e.put.request == Request::kQueued) e.put.request = Request::kIdle;  // its item goes stale
   SetHealth(e, Health::kLeaseLost, std::string(why), fx);
+  if (e.role == Role::kShared) SharedLeaseLost(e, lost, std::string(why), fx);
 }
 
 void HeartbeatEngine::Impl::RecheckLease(Entry& e, absl::Time now, Effects& fx) {
@@ -171,9 +195,10 @@ void HeartbeatEngine::Impl::RecheckLease(Entry& e, absl::Time now, Effects& fx) 
   if (e.put.request == Request::kQueued) e.put.request = Request::kIdle;  // its item goes stale
   e.put.owed = true;
   e.put.owed_not_before = absl::InfinitePast();
-  SetHealth(e, Health::kLeaseLost,
-            "lease deadline passed while etcd was unreachable; checking whether etcd still has it",
-            fx);
+  const std::string why =
+      "lease deadline passed while etcd was unreachable; checking whether etcd still has it";
+  SetHealth(e, Health::kLeaseLost, why, fx);
+  if (e.role == Role::kShared) SharedLeaseLost(e, e.lease.id, why, fx);
 }
 
 void HeartbeatEngine::Impl::LogLimited(LogLevel level, absl::string_view msg,
@@ -217,7 +242,14 @@ HeartbeatStatus HeartbeatEngine::Impl::Snapshot(const Entry& e) const {
   s.interval = e.spec.interval;
   s.heartbeat_count = e.heartbeat_count;
   s.last_heartbeat = e.last_ok;
-  if (e.lease.Holding()) s.lease_deadline = e.lease.deadline;
+  if (e.role == Role::kMember && e.lease.Holding() && e.shared.slot < slots_.size()) {
+    const Entry* lease = slots_[e.shared.slot].get();  // its shared lease keeps the deadline
+    if (lease != nullptr && lease->incarnation == e.shared.incarnation && lease->lease.Holding()) {
+      s.lease_deadline = lease->lease.deadline;
+    }
+  } else if (e.lease.Holding()) {
+    s.lease_deadline = e.lease.deadline;
+  }
   if (e.check) s.check = *e.check;
   return s;
 }
@@ -234,7 +266,7 @@ std::vector<HeartbeatStatus> HeartbeatEngine::Impl::AllStatuses() const {
   std::vector<HeartbeatStatus> all;
   all.reserve(by_id_.size());
   for (const auto& slot : slots_) {
-    if (slot) all.push_back(Snapshot(*slot));
+    if (slot && slot->role != Role::kShared) all.push_back(Snapshot(*slot));
   }
   std::sort(all.begin(), all.end(),
             [](const auto& a, const auto& b) { return a.identifier < b.identifier; });
@@ -246,6 +278,7 @@ EngineGauges HeartbeatEngine::Impl::Gauges() const {
   EngineGauges g;
   g.capabilities = static_cast<int64_t>(by_id_.size());
   g.leases_held = held_;
+  g.keys_held = held_keys_;
   g.in_flight = in_flight_;
   g.waiting_for_slot = static_cast<int64_t>(urgent_.size() + normal_.size());
   g.lag = lag_;

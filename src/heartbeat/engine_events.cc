@@ -102,7 +102,7 @@ void HeartbeatEngine::Impl::OnGrant(uint32_t slot, uint64_t incarnation, absl::T
     } else if (!result.ok()) {
       GrantFailed(*e, result.status(), now, fx);
     } else {
-      GrantSucceeded(*e, *result, sent, requested_ttl, now);
+      GrantSucceeded(*e, *result, sent, requested_ttl, now, fx);
     }
     fx.wake = fx.wake || announced_ == absl::InfinitePast();
   }
@@ -125,12 +125,24 @@ void HeartbeatEngine::Impl::GrantFailed(Entry& e, const absl::Status& status, ab
     } else if (e.lease.state == State::kGranting) {
       SetHealth(e, Health::kFailing, absl::StrCat("cannot grant a lease: ", status.message()), fx);
     }
+    if (e.role == Role::kShared && e.lease.state == State::kGranting) {
+      for (uint32_t slot : e.members) {  // its keys wait for it: say why
+        Entry& m = *slots_[slot];
+        if (m.lease.Holding() || m.withdrawn) continue;
+        SetHealth(m, m.health == Health::kLeaseLost ? Health::kLeaseLost : Health::kFailing,
+                  absl::StrCat(m.health == Health::kLeaseLost ? "lease lost and re-grant failing: "
+                                                              : "cannot grant a lease: ",
+                               status.message()),
+                  fx);
+      }
+    }
   }
   Schedule(e, NextDue(e));
 }
 
 void HeartbeatEngine::Impl::GrantSucceeded(Entry& e, const etcd::GrantedLease& granted,
-                                           absl::Time sent, int64_t requested_ttl, absl::Time now) {
+                                           absl::Time sent, int64_t requested_ttl, absl::Time now,
+                                           Effects& fx) {
   e.lease.grant = Request::kIdle;
   e.lease.grant_failures = 0;
   bool first = !e.phases_placed;
@@ -154,6 +166,7 @@ void HeartbeatEngine::Impl::GrantSucceeded(Entry& e, const etcd::GrantedLease& g
   }
   LogLimited(LogLevel::kInfo, first ? "Created lease" : "Re-granted lease",
              {{"id", e.spec.identifier}, {"lease", LeaseIdHex(granted.id)}, {"ttl", granted.ttl}});
+  if (e.role == Role::kShared) SharedLeaseHeld(e, now, fx);
   Schedule(e, now);
 }
 
@@ -226,6 +239,7 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
     LogInfo("etcd accepts writes again (NOSPACE alarm cleared)");
   }
   if (no_space || status.ok()) no_space_ = no_space;
+  if (!after_put_.empty()) TakeAfterPut(put.slot, put.incarnation, fx);
   Entry* e = Find(put.slot, put.incarnation);
   if (e == nullptr) return;
   if (e->put.request == Request::kInFlight) e->put.request = Request::kIdle;
@@ -240,11 +254,27 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
       LogLimited(LogLevel::kInfo, "Heartbeat restored", {{"id", e->spec.identifier}});
     }
     SetHealth(*e, Health::kHealthy, "", fx);
+    if (e->previous) DropPrevious(*e);  // the key is on its new shared lease now
     if (e->lease.stale != 0) {
       QueueRevoke(e->lease.stale);
       e->lease.stale = 0;
     }
     LogDebug("Heartbeat sent", {{"id", e->spec.identifier}, {"count", put.count}});
+  } else if (status.code() == absl::StatusCode::kNotFound && e->role == Role::kMember) {
+    Entry* lease = Resolve(e->shared);
+    std::string why = absl::StrCat("put refused: ", status.message());
+    if (lease != nullptr && lease->lease.Holding() && lease->lease.id == put.lease) {
+      LoseLease(*lease, why, now, fx);  // all its keys go to its successor
+      Schedule(*lease, NextDue(*lease));
+    } else {  // it was still on its previous lease, which is gone: on to the current one
+      e->lease.id = 0;
+      SetLeaseState(*e, State::kGranting);
+      e->put.owed = true;
+      e->put.owed_not_before = absl::InfinitePast();
+      SetHealth(*e, Health::kLeaseLost, why, fx);
+      DropPrevious(*e);
+      e->lease.retry_at = now;  // EvaluateMember holds the current lease once it is held
+    }
   } else if (status.code() == absl::StatusCode::kNotFound) {
     LoseLease(*e, absl::StrCat("put refused: ", status.message()), now, fx);
   } else {
@@ -390,6 +420,7 @@ void HeartbeatEngine::Impl::ApplyKeepAlive(const KeepAliveAnswer& answer, Effect
       LogLimited(LogLevel::kInfo, "Lease kept: etcd still has it",
                  {{"id", e.spec.identifier}, {"lease", LeaseIdHex(answer.lease)}});
       // Healthy again with the next put (owed since the deadline passed).
+      if (e.role == Role::kShared) SharedLeaseHeld(e, now, fx);
     } else {
       LoseLease(e, "etcd no longer has the lease (checked after it was unreachable)", now, fx);
     }
@@ -400,7 +431,14 @@ void HeartbeatEngine::Impl::ApplyKeepAlive(const KeepAliveAnswer& answer, Effect
       e.lease.granted_ttl = answer.ttl;
       e.lease.deadline = basis + absl::Seconds(answer.ttl);
       PlacePhases(e, now);
-      if (answer.ttl != e.spec.ttl_seconds) {  // adopted with another TTL: move to a new lease
+      if (e.role == Role::kShared && answer.ttl != e.spec.ttl_seconds) {
+        // Not the TTL it was filed under: renewed at its own, kept until its keys moved.
+        auto indexed = shared_.find({e.spec.ttl_seconds, e.shared_index});
+        if (indexed != shared_.end() && indexed->second == e.slot) shared_.erase(indexed);
+        e.shared_index = -1;
+        e.spec.ttl_seconds = answer.ttl;
+        e.spec.interval = absl::Seconds(answer.ttl) / 3;
+      } else if (answer.ttl != e.spec.ttl_seconds) {  // adopted with another TTL: a new lease
         SetLeaseState(e, State::kRegranting);
         e.lease.retry_at = absl::InfinitePast();
       }
@@ -410,6 +448,7 @@ void HeartbeatEngine::Impl::ApplyKeepAlive(const KeepAliveAnswer& answer, Effect
           LogLevel::kInfo, "Adopted live lease",
           {{"id", e.spec.identifier}, {"lease", LeaseIdHex(answer.lease)}, {"ttl", answer.ttl}});
       SetHealth(e, Health::kHealthy, "", fx);
+      if (e.role == Role::kShared) SharedLeaseHeld(e, now, fx);
     } else {
       by_lease_.erase(it);
       e.lease.id = 0;
@@ -441,7 +480,7 @@ void HeartbeatEngine::Impl::OnKeepAliveStreamState(bool up, const absl::Status& 
     if (!first) LogInfo("keep-alive stream to etcd restored; renewing every lease");
     absl::Time now = clock_.Now();
     for (auto& slot : slots_) {
-      if (!slot || slot->lease.state == State::kGranting) continue;
+      if (!slot || slot->role == Role::kMember || slot->lease.state == State::kGranting) continue;
       Entry& e = *slot;
       // Keep-alives sent before died with the old stream: only answers to new ones count.
       if (!first) e.lease.keepalive_sent = absl::InfinitePast();

@@ -11,7 +11,8 @@
 //
 // Files: engine.cc (public operations, scheduling, slots and queues), engine_eval.cc (what
 // each track needs now), engine_events.cc (issuing calls and taking answers),
-// engine_load.cc (lag and keep-alive congestion).
+// engine_shared.cc (shared leases and their members), engine_load.cc (lag and keep-alive
+// congestion).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "common/log_limiter.h"
@@ -35,9 +37,33 @@
 
 namespace hb::heartbeat {
 
+// What an entry is: a capability with a lease of its own (LeaseMode::kPerCapability); a
+// capability whose key is on a shared lease (kMember: its lease track only mirrors the
+// shared lease's, it never grants or renews); or a shared lease (kShared: a lease track and
+// no key, not listed among the capabilities).
+enum class Role { kOwn, kMember, kShared };
+
+// A reference to another entry that stays valid when that entry's slot is reused.
+struct EntryRef {
+  uint32_t slot = 0;
+  uint64_t incarnation = 0;  // 0: none
+  explicit operator bool() const { return incarnation != 0; }
+};
+
 struct Entry {
   uint32_t slot = 0;
   uint64_t incarnation = 0;
+  Role role = Role::kOwn;
+  // kMember: the shared lease it belongs to, and the one its key may still be on after a
+  // move (TTL change, a lease adopted from another layout) until a put on the new one
+  // succeeds. kShared: how many members have it as `previous`, its TTL and its index among
+  // the leases of that TTL (-1: adopted outside the layout; retired once it has no member).
+  EntryRef shared;
+  EntryRef previous;
+  int64_t found_lease = 0;  // kMember: the lease its key was found on at start (adoption)
+  absl::flat_hash_set<uint32_t> members;  // kShared: slots of its members
+  int64_t previous_refs = 0;
+  int shared_index = -1;
   CapabilitySpec spec;
   std::string key;
   LeaseTrack lease;
@@ -139,6 +165,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
 
   // --- under mu_: engine.cc ---
   Entry* Find(uint32_t slot, uint64_t incarnation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t AllocateSlot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Schedule(Entry& e, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TakeSlot(Entry& e, Track track, bool urgent, absl::Time scheduled)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -169,6 +196,8 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   // Sends a grant when a slot is free (or queues for one).
   void StartGrant(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvaluatePut(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kMember: joins its shared lease, or holds it again once it is held.
+  void EvaluateMember(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time NextDue(const Entry& e) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void SetHealth(Entry& e, Health health, std::string message, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -199,6 +228,48 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void NoteCheckSeed(const std::string& id, const HealthValue& value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // --- under mu_: engine_shared.cc (LeaseMode::kShared) ---
+  bool SharedMode() const { return options_.lease_mode == LeaseMode::kShared; }
+  Entry* Resolve(const EntryRef& ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return ref ? Find(ref.slot, ref.incarnation) : nullptr;
+  }
+  // A member without a shared lease yet: joins the lease its key was found on (adoption) or
+  // the lease of its TTL and hash, created when missing.
+  void JoinSharedLease(Entry& m, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The shared lease for (ttl, index), created (granting) when missing.
+  Entry& SharedLeaseFor(int64_t ttl, int index, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Entry& NewSharedLease(int64_t ttl, int index, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int SharedIndex(const std::string& identifier) const;
+  void Attach(Entry& m, Entry& lease, absl::Time now, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Detach(Entry& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves a member to the shared lease of its TTL and hash; its key stays on the current one
+  // (kept as `previous`) until the first put on the new one succeeds.
+  void Move(Entry& m, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The member's key is on the new lease: the previous one loses a reference.
+  void DropPrevious(Entry& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Brings a member in line with its shared lease once that lease is held: the member
+  // holds it too and owes a put (none when its key is on it already, found at start).
+  void SyncMember(Entry& m, Entry& lease, absl::Time now, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SharedLeaseHeld(Entry& lease, absl::Time now, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The shared lease is lost (or being rechecked): its members stop writing and owe a put
+  // on its successor.
+  void SharedLeaseLost(Entry& lease, int64_t lost, const std::string& why, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A shared lease outside the layout without members or previous references is retired
+  // (revoked, erased) by its next Evaluate(), never under a caller that still uses it.
+  bool Retirable(const Entry& lease) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void MaybeRetire(Entry& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Retire(Entry& lease, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes a member's key (removal, deregistration), and again after a put still in flight
+  // is answered, so that the put cannot bring the key back on the shared lease.
+  void DeleteMemberKey(Entry& m, uint64_t removal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A put of (slot, incarnation) was answered: the deletion deferred for it is queued.
+  void TakeAfterPut(uint32_t slot, uint64_t incarnation, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // --- under mu_: engine_load.cc ---
   void TrackLag(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Routine puts pause while the oldest unanswered keep-alive is older than
@@ -212,7 +283,8 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void GrantFailed(Entry& e, const absl::Status& status, absl::Time now, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void GrantSucceeded(Entry& e, const etcd::GrantedLease& granted, absl::Time sent,
-                      int64_t requested_ttl, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                      int64_t requested_ttl, absl::Time now, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct PutMeta {
     uint32_t slot;
     uint64_t incarnation;
@@ -254,6 +326,16 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   std::deque<QueueItem> normal_ ABSL_GUARDED_BY(mu_);
   std::deque<Action> cleanups_ ABSL_GUARDED_BY(mu_);  // kRevoke and kDelete
   absl::flat_hash_map<uint64_t, PendingRemoval> removals_ ABSL_GUARDED_BY(mu_);
+  // kShared: (ttl, index) -> the shared lease's slot.
+  absl::flat_hash_map<std::pair<int64_t, int>, uint32_t> shared_ ABSL_GUARDED_BY(mu_);
+  // kShared: deletions to send again once the removed member's put in flight is answered,
+  // by (slot, incarnation) of the removed entry.
+  struct AfterPut {
+    std::string identifier;
+    std::string key;
+    uint64_t removal = 0;
+  };
+  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, AfterPut> after_put_ ABSL_GUARDED_BY(mu_);
   uint64_t next_removal_ ABSL_GUARDED_BY(mu_) = 1;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool reserved_ ABSL_GUARDED_BY(mu_) = false;  // a dequeued entry may take a slot
@@ -270,7 +352,8 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
 
   absl::Mutex inbox_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::vector<KeepAliveAnswer> inbox_ ABSL_GUARDED_BY(inbox_mu_);
-  int64_t held_ ABSL_GUARDED_BY(mu_) = 0;  // entries whose lease track holds a lease
+  int64_t held_ ABSL_GUARDED_BY(mu_) = 0;       // leases held (kOwn and kShared entries)
+  int64_t held_keys_ ABSL_GUARDED_BY(mu_) = 0;  // capabilities holding one (kOwn, kMember)
 
   bool stream_up_ ABSL_GUARDED_BY(mu_) = false;
   bool stream_was_up_ ABSL_GUARDED_BY(mu_) = false;

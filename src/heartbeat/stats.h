@@ -32,7 +32,8 @@ struct EngineStats {
 // Values computed on demand from the engine's state.
 struct EngineGauges {
   int64_t capabilities = 0;
-  int64_t leases_held = 0;
+  int64_t leases_held = 0;  // etcd leases held (shared lease mode: the shared leases)
+  int64_t keys_held = 0;    // capabilities holding a lease for their key (own or shared)
   int64_t in_flight = 0;
   int64_t waiting_for_slot = 0;
   absl::Duration lag;  // how late the most overdue unsent beat is

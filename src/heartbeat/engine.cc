@@ -209,8 +209,9 @@ void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, uint64_t removal, 
     auto indexed = shared_.find({e.spec.ttl_seconds, e.shared_index});
     if (indexed != shared_.end() && indexed->second == e.slot) shared_.erase(indexed);
     SetLeaseState(e, LeaseTrack::State::kGranting);
-    slots_[e.slot].reset();
-    free_slots_.push_back(e.slot);
+    const uint32_t slot = e.slot;
+    slots_[slot].reset();  // `e` is gone
+    free_slots_.push_back(slot);
     return;
   }
   seeds_.erase(e.spec.identifier);

@@ -184,8 +184,13 @@ try {
     });
     await check("  ... and scrolling to the end renders the last rows", async () => {
       await page.getByLabel("Sort by").selectOption("id");
-      await page.locator(".viewport").evaluate((v) => { v.scrollTop = v.scrollHeight; });
-      await page.waitForFunction((n) => !!document.querySelector(`.viewport .row[aria-rowindex="${n}"]`), total + 1, { timeout: 5000 });
+      // Scrolled to the end on every poll: a live update re-rendering the rows in between
+      // (the sample keys beat every second) must not make the check miss the end.
+      await page.waitForFunction((n) => {
+        const v = document.querySelector(".viewport");
+        v.scrollTop = v.scrollHeight;
+        return !!document.querySelector(`.viewport .row[aria-rowindex="${n}"]`);
+      }, total + 1, { timeout: 5000, polling: 100 });
       expect((await page.locator(rowsSelector).count()) < 200, "too many rows after scrolling");
     });
     await check(`a fresh page with ${total} keys loads and renders`, async () => {

@@ -33,7 +33,7 @@ std::optional<StormChange> TransitionTracker::Observe(const std::string& identif
     // A failure that only changes kind (unhealthy -> down) keeps the time it began.
     if (!fresh && !(was_failing && IsFailing(level))) u->second = due;
   }
-  return UpdateStorm();
+  return UpdateStorm(now);
 }
 
 std::optional<StormChange> TransitionTracker::Remove(const std::string& identifier,
@@ -48,7 +48,7 @@ std::optional<StormChange> TransitionTracker::Remove(const std::string& identifi
     unsettled_.erase(identifier);
   }
   entries_.erase(it);
-  return UpdateStorm();
+  return UpdateStorm(now);
 }
 
 std::vector<DueChange> TransitionTracker::TakeDue(absl::Time now) {
@@ -77,13 +77,20 @@ absl::Time TransitionTracker::NextDue() const {
   return next;
 }
 
-std::optional<StormChange> TransitionTracker::UpdateStorm() {
+std::optional<StormChange> TransitionTracker::UpdateStorm(absl::Time now) {
   const double known = static_cast<double>(entries_.size());
   const double failing = static_cast<double>(failing_);
   if (!storm_ && failing_ >= policy_.min_failing && failing > policy_.share * known) {
     storm_ = true;
   } else if (storm_ && (failing_ < policy_.min_failing || failing <= 0.8 * policy_.share * known)) {
     storm_ = false;
+    // What still fails as the storm ends gets one more hold: capabilities still coming back
+    // from the outage (their keys being re-put) are not news. Recoveries stay due at once.
+    for (auto& [id, due] : unsettled_) {
+      auto e = entries_.find(id);
+      if (e != entries_.end() && IsFailing(e->second.current))
+        due = std::max(due, now + policy_.hold);
+    }
   } else {
     return std::nullopt;
   }

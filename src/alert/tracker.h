@@ -15,9 +15,9 @@
 // Storm guard: while more than `share` of the capabilities (and at least `min_failing`) are
 // failing, nothing is due: a storm has begun, the caller sends one summary, and the changes
 // wait. It ends once fewer than 80 % of that share (or fewer than min_failing) fail; the
-// changes still standing are then due (transitions that came and went meanwhile are
-// collapsed into the one from the last notified level to the current one). So an outage of
-// etcd or of the operator's network produces one summary, not thousands of alerts, and no
+// changes still standing are then due, failures after one more hold (transitions that came and went
+// meanwhile are collapsed into the one from the last notified level to the current one). So an
+// outage of etcd or of the operator's network produces one summary, not thousands of alerts, and no
 // capability's final state goes unnotified.
 #pragma once
 
@@ -82,7 +82,7 @@ class TransitionTracker {
     AlertLevel notified = AlertLevel::kPending;
   };
   void Settle(const std::string& identifier, const Entry& entry, absl::Time now);
-  std::optional<StormChange> UpdateStorm();
+  std::optional<StormChange> UpdateStorm(absl::Time now);
 
   const TrackerPolicy policy_;
   absl::flat_hash_map<std::string, Entry> entries_;

@@ -167,7 +167,17 @@ TEST(TcpProberTest, ConnectsAndReportsARefusal) {
   EXPECT_EQ(down.reason, "connection refused");
   ASSERT_TRUE((*target)->SetTcp(true));
   EXPECT_TRUE(ProbeNow(prober, spec).pass);
-  EXPECT_EQ((*target)->Stats()["tcp_connections"].get<int>(), 2);
+  // A connect completes in the kernel's backlog before the listener's accept() counts it, so
+  // the count is awaited; the refused attempt must never be counted.
+  int seen = 0;
+  EXPECT_TRUE(hb::testing::WaitFor(
+      [&] {
+        nlohmann::json stats = (*target)->Stats();
+        seen = stats.is_object() ? stats.value("tcp_connections", 0) : 0;
+        return seen >= 2;
+      },
+      absl::Seconds(5)));
+  EXPECT_EQ(seen, 2);
 }
 
 class GrpcProberTest : public ::testing::Test {

@@ -145,6 +145,7 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
       fx.changed.push_back(spec.identifier);
     } else {
       Entry& e = *slots_[it->second];
+      if (e.handing_over) TakeBack(e, now, fx);
       CapabilitySpec old = e.spec;
       e.spec = spec;
       ExpectCheck(e);
@@ -179,8 +180,22 @@ void HeartbeatEngine::Impl::Remove(const std::string& identifier, Removal remova
     auto it = by_id_.find(identifier);
     Entry* e = it == by_id_.end() ? nullptr : slots_[it->second].get();
     // A shared lease stays renewed for the others: the key can only go by being deleted.
-    if (e != nullptr && e->role == Role::kMember) removal = Removal::kDeleteKey;
-    if (removal == Removal::kLetExpire) {
+    if (removal == Removal::kHandOver) {
+      if (e == nullptr) {
+        fx.removed.emplace_back(std::move(done), absl::OkStatus());
+      } else if (e->role != Role::kOwn) {
+        fx.removed.emplace_back(std::move(done), absl::FailedPreconditionError(
+                                                     "a hand-over needs a lease per capability"));
+      } else {
+        StartHandOver(*e, clock_.Now(), std::move(done), fx);
+      }
+      fx.wake = true;
+    } else if (e != nullptr && e->role == Role::kMember) {
+      removal = Removal::kDeleteKey;
+    }
+    if (removal == Removal::kHandOver) {
+      // done above
+    } else if (removal == Removal::kLetExpire) {
       if (e != nullptr) EraseEntry(*e, /*revoke=*/false, 0, fx);
       fx.removed.emplace_back(std::move(done), absl::OkStatus());
     } else if (shutting_down_) {
@@ -215,6 +230,7 @@ void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, uint64_t removal, 
     return;
   }
   seeds_.erase(e.spec.identifier);
+  if (e.hand_over_done) fx.removed.emplace_back(std::move(e.hand_over_done), absl::OkStatus());
   if (e.role == Role::kMember) {
     // The key was deleted by Remove(); once more after a put still in flight. At shutdown
     // the shared leases are revoked (or left to expire) instead.
@@ -257,7 +273,9 @@ void HeartbeatEngine::Impl::BeginShutdown(bool revoke) {
     if (shutting_down_) return;
     shutting_down_ = true;
     for (auto& slot : slots_) {  // members before shared leases, which revoke their keys
-      if (slot && slot->role != Role::kShared) EraseEntry(*slot, revoke, 0, fx);
+      // A handed-over lease is its new owner's: never revoked here.
+      if (slot && slot->role != Role::kShared)
+        EraseEntry(*slot, revoke && !slot->handing_over, 0, fx);
     }
     for (auto& slot : slots_) {
       if (slot) EraseEntry(*slot, revoke, 0, fx);

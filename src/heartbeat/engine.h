@@ -105,6 +105,8 @@ struct EngineOptions {
   std::string writer;  // written into every value as "writer" when set (who wrote it)
   LeaseMode lease_mode = LeaseMode::kPerCapability;
   int shared_leases = 16;  // kShared: leases per distinct TTL
+  // Removal::kHandOver: how long the lease of a handed-over capability is still renewed.
+  absl::Duration hand_over_grace = absl::Seconds(60);
   // Runs each capability's CapabilitySpec::check and reports to the engine, which then
   // writes the check's verdict into the value (at once when it changes) and removes the
   // key while the check says deregistered. Null: no checks; values carry no check fields.
@@ -156,8 +158,16 @@ class HeartbeatEngine {
   enum class Removal {
     kLetExpire,  // leave the key; it vanishes when its lease expires (not renewed any more)
     kDeleteKey,  // revoke the lease and delete the key, whatever lease it is on
+    // Another process takes the capability over (shards): stop writing the key at once but
+    // keep renewing its lease for EngineOptions::hand_over_grace, so that the new owner
+    // adopts lease and key without a gap; then forget both (no revoke, no delete). An
+    // Upsert() meanwhile takes the capability back on the same lease. `done` is called once
+    // no put of it is in flight any more. Per-capability leases only: for a shared-lease
+    // member it fails with FailedPrecondition and the heartbeat runs on.
+    kHandOver,
   };
-  // Completion of a removal: OK once etcd confirmed it (kLetExpire: at once), else why not.
+  // Completion of a removal: OK once etcd confirmed it (kLetExpire: at once; kHandOver: once
+  // no put is in flight), else why not.
   using RemovalDone = std::function<void(absl::Status)>;
   // Stops heartbeating `identifier` (when it runs) and, with kDeleteKey, removes its key
   // from etcd: the lease is revoked and the key deleted, even a key this process never

@@ -16,6 +16,10 @@ void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
     Schedule(e, NextDue(e));
     return;
   }
+  if (e.handing_over) {
+    EvaluateHandOver(e, now, fx);  // may erase: `e` may be gone
+    return;
+  }
   if (e.role == Role::kShared && Retirable(e)) {
     Retire(e, fx);  // erased: `e` is gone
     return;
@@ -123,7 +127,10 @@ void HeartbeatEngine::Impl::EvaluateHeld(Entry& e, absl::Time now, Effects& fx) 
 }
 
 void HeartbeatEngine::Impl::EvaluatePut(Entry& e, absl::Time now, Effects& fx) {
-  if (e.role == Role::kShared || !e.lease.Holding() || e.put.request != Request::kIdle) return;
+  if (e.role == Role::kShared || e.handing_over || !e.lease.Holding() ||
+      e.put.request != Request::kIdle) {
+    return;
+  }
   bool routine = now >= e.put.next_routine;
   bool extra = e.put.owed && now >= e.put.owed_not_before;
   if (!routine && !extra) return;
@@ -150,6 +157,10 @@ void HeartbeatEngine::Impl::EvaluatePut(Entry& e, absl::Time now, Effects& fx) {
 
 absl::Time HeartbeatEngine::Impl::NextDue(const Entry& e) const {
   // No grant before the adoption scan is done (it may find this capability's lease).
+  if (e.handing_over) {
+    if (e.lease.state != State::kHeld) return absl::InfinitePast();  // to be forgotten
+    return std::min({e.handed_over_until, e.lease.next_keepalive, e.lease.deadline});
+  }
   bool scan_gated = e.lease.state == State::kGranting && (scan_ != ScanState::kDone || e.withdrawn);
   absl::Time next = scan_gated ? absl::InfiniteFuture() : e.lease.Due();
   if (e.lease.Holding() && e.role != Role::kShared) next = std::min(next, e.put.Due());
@@ -257,7 +268,8 @@ HeartbeatStatus HeartbeatEngine::Impl::Snapshot(const Entry& e) const {
 std::optional<HeartbeatStatus> HeartbeatEngine::Impl::GetStatus(const std::string& id) const {
   absl::MutexLock lock(&mu_);
   auto it = by_id_.find(id);
-  if (it == by_id_.end()) return std::nullopt;
+  // A handed-over capability is its new owner's to report.
+  if (it == by_id_.end() || slots_[it->second]->handing_over) return std::nullopt;
   return Snapshot(*slots_[it->second]);
 }
 
@@ -266,7 +278,7 @@ std::vector<HeartbeatStatus> HeartbeatEngine::Impl::AllStatuses() const {
   std::vector<HeartbeatStatus> all;
   all.reserve(by_id_.size());
   for (const auto& slot : slots_) {
-    if (slot && slot->role != Role::kShared) all.push_back(Snapshot(*slot));
+    if (slot && slot->role != Role::kShared && !slot->handing_over) all.push_back(Snapshot(*slot));
   }
   std::sort(all.begin(), all.end(),
             [](const auto& a, const auto& b) { return a.identifier < b.identifier; });

@@ -296,6 +296,7 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
       }
     }
   }
+  MaybeFinishHandOver(*e, fx);
   // Usually the next beat, seconds away: the driver need not wake for it.
   Schedule(*e, NextDue(*e));
 }

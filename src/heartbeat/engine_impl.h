@@ -78,6 +78,11 @@ struct Entry {
   std::optional<absl::Time> last_ok;          // wall time of the last successful put
   std::unique_ptr<check::CheckReport> check;  // the checker's last report (with a checker)
   bool withdrawn = false;  // deregistered by its check: no lease, no key until it passes
+  // Removal::kHandOver: no more puts; the lease is renewed until `handed_over_until`, then
+  // the entry is forgotten. `hand_over_done` waits for a put still in flight.
+  bool handing_over = false;
+  absl::Time handed_over_until = absl::InfiniteFuture();
+  std::function<void(absl::Status)> hand_over_done;
 
   absl::Time due = absl::InfiniteFuture();  // of the live heap item
   uint32_t version = 0;                     // of the live heap item
@@ -193,6 +198,16 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void EvaluateGranting(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // kHeld, kRegranting: lease deadline, keep-alive, and the TTL change's grant.
   void EvaluateHeld(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removal::kHandOver (engine_handover.cc): stops the puts, keeps the lease renewed.
+  void StartHandOver(Entry& e, absl::Time now, RemovalDone done, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A handed-over entry: keep-alives while the lease is held and the grace runs, then it is
+  // forgotten (no revoke). Never grants, never puts.
+  void EvaluateHandOver(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Upsert() of a handed-over entry: the capability is this process's again.
+  void TakeBack(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reports a hand-over's completion once no put is in flight.
+  void MaybeFinishHandOver(Entry& e, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends a grant when a slot is free (or queues for one).
   void StartGrant(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvaluatePut(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -18,6 +18,7 @@
 #include "kube/rest_client.h"
 #include "metrics/servers.h"
 #include "operator/endpoint_slices.h"
+#include "shard_wiring.h"
 #include "signals.h"
 
 namespace hb::cli {
@@ -93,6 +94,15 @@ CLI::App* AddControllerCommand(CLI::App& app, ControllerFlags& flags) {
                 "Run as one of several replicas: only the holder of a coordination.k8s.io Lease "
                 "heartbeats and writes status; the others keep their caches warm and take over")
       ->group("Leader election");
+  cmd->add_option("--shards", flags.shards,
+                  "off: one replica writes (with --leader-elect, the leader); auto: every "
+                  "replica is active and owns a share of the identifiers (rendezvous hashing over "
+                  "the live members, one coordination.k8s.io Lease per replica named "
+                  "<leader-election-id>-<instance>; the --leader-elect-* timings apply to it). "
+                  "Needs a lease per capability and --on-exit keep")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"off", "auto"}))
+      ->group("Leader election");
   cmd->add_option("--leader-election-namespace", flags.leader_election_namespace,
                   "Namespace of the Lease (default: $POD_NAMESPACE, else default)")
       ->group("Leader election");
@@ -161,13 +171,26 @@ std::string CheckControllerFlags(const ControllerFlags& flags) {
                           "); add it there");
     }
   }
-  if (flags.leader_elect &&
+  const bool shards = flags.shards == "auto";
+  if (shards && flags.leader_elect) {
+    return "--shards auto elects every replica on a Lease of its own: drop --leader-elect";
+  }
+  if (shards && flags.engine.lease_mode != "per-capability") {
+    return "--shards auto needs --lease-mode per-capability (a replica hands a capability over "
+           "by passing on its lease)";
+  }
+  if (shards && flags.on_exit == "revoke") {
+    return "--shards auto needs --on-exit keep: the other replicas adopt the keys of one that "
+           "stops";
+  }
+  const bool elect = flags.leader_elect || shards;
+  if (elect &&
       !(flags.retry_period < flags.renew_deadline && flags.renew_deadline < flags.lease_duration)) {
     return "leader election needs --leader-elect-retry-period < --leader-elect-renew-deadline < "
            "--leader-elect-lease-duration";
   }
-  if (flags.leader_elect && flags.lease_duration - flags.renew_deadline <
-                                std::max(kMinElectionMargin, 0.1 * flags.lease_duration)) {
+  if (elect && flags.lease_duration - flags.renew_deadline <
+                   std::max(kMinElectionMargin, 0.1 * flags.lease_duration)) {
     // The leader acts until renew deadline after its last renewal began; a standby takes
     // over lease duration after it saw that renewal. The gap absorbs clock-rate drift and
     // the time the renewal took to reach the standby.
@@ -214,8 +237,9 @@ int RunController(const ControllerFlags& flags) {
 
   // Leader election calls have a client of their own whose timeout is well inside the renew
   // deadline, so that a renewal stuck on an unresponsive API server ends in time.
+  const bool shards = flags.shards == "auto";
   std::unique_ptr<kube::RestKubeClient> election_client;
-  if (flags.leader_elect) {
+  if (flags.leader_elect || shards) {
     kube::RestClientOptions election_options;
     election_options.request_timeout = ElectionCallTimeout(flags);
     election_options.qps = flags.kube_api_qps;  // its own bucket: never starved by status writes
@@ -231,17 +255,43 @@ int RunController(const ControllerFlags& flags) {
   std::string instance = flags.instance.empty() ? DefaultInstance() : flags.instance;
   // serviceRef checks: the EndpointSlices of the watched namespaces (outlives the host).
   op::EndpointSliceProber endpoint_slices(**kube_client, RealClock::Get(), flags.watch_namespaces);
-  auto host = EngineHost::Create(*etcd_options, flags.engine,
-                                 {flags.leader_elect, instance, &endpoint_slices});
+  HostOptions host_options{flags.leader_elect || shards, instance, &endpoint_slices};
+  // A replica joining owns nothing for renew deadline + call timeout: the lease of a
+  // capability handed over stays renewed well past that, until its new owner adopts it.
+  const absl::Duration join_wait = absl::Seconds(flags.renew_deadline) + etcd_options->call_timeout;
+  if (shards)
+    host_options.hand_over_grace = join_wait + absl::Seconds(2 * flags.lease_duration + 30);
+  auto host = EngineHost::Create(*etcd_options, flags.engine, host_options);
   if (!host.ok()) {
     LogError("Cannot set up the etcd client", {{"error", host.status().message()}});
     return 1;
   }
-  op::Operator controller(**kube_client, (*host)->engine(), RealClock::Get(),
-                          OperatorOptionsFrom(flags, instance, etcd_options->call_timeout));
+  std::unique_ptr<ShardCoordinator> coordinator;
+  op::OperatorOptions operator_options =
+      OperatorOptionsFrom(flags, instance, etcd_options->call_timeout);
+  if (shards) {
+    coordinator = std::make_unique<ShardCoordinator>(
+        (*host)->engine(), RealClock::Get(), ShardCoordinator::Options{instance, join_wait});
+    operator_options.reconciler.shards = coordinator.get();
+  }
+  op::Operator controller(**kube_client, (*host)->engine(), RealClock::Get(), operator_options);
+  if (coordinator) coordinator->SetResync([&controller] { controller.ResyncAll(); });
   // Standbys keep caches warm and take over when the lease is free.
-  LeaderElection election(flags, instance, election_client.get(), **host, controller);
+  LeaderElection election(flags, instance, election_client.get(), **host, controller,
+                          coordinator.get());
   controller.Start(/*lead=*/!election.enabled());
+  std::unique_ptr<ShardMembershipThread> membership;
+  if (coordinator) {
+    leader::ShardMembershipOptions mo;
+    mo.lease_namespace = election.lease_namespace();
+    mo.group = flags.leader_election_id;
+    mo.self = instance;
+    mo.renew_deadline = absl::Seconds(flags.renew_deadline);
+    mo.retry_period = absl::Seconds(flags.retry_period);
+    membership = std::make_unique<ShardMembershipThread>(
+        *election_client, mo, *coordinator,
+        [&election](absl::Time until) { election.CapPermit(until); });
+  }
   ControllerServers servers = StartServers(flags, **host, **kube_client, controller, election);
   auto dashboard = StartDashboard(flags.dashboard_bind, (*host)->etcd(), flags.engine.key_prefix);
   if (!dashboard.ok()) {
@@ -253,7 +303,8 @@ int RunController(const ControllerFlags& flags) {
                                                     : absl::StrJoin(flags.watch_namespaces, ",")},
                                  {"configmap_selector", flags.configmap_selector},
                                  {"configmaps", absl::StrJoin(flags.configmaps, ",")},
-                                 {"leader_election", flags.leader_elect}});
+                                 {"leader_election", flags.leader_elect},
+                                 {"shards", flags.shards}});
 
   int signal = (*host)->WaitForSignal([&election] { return election.Lost(); });
   if (election.Lost()) {
@@ -266,6 +317,7 @@ int RunController(const ControllerFlags& flags) {
     std::_Exit(1);
   }
   if (dashboard.ok()) dashboard->reset();  // it reads through the host's etcd client
+  membership.reset();
   controller.Stop();
   (*host)->Shutdown(signal, flags.on_exit == "revoke", "Controller stopped");
   election.Stop(/*release=*/true);

@@ -25,6 +25,7 @@ struct ControllerFlags {
   std::string on_exit = "keep";
   std::string instance;
   bool leader_elect = false;
+  std::string shards = "off";  // "auto": every replica active, each owning a share
   std::string leader_election_namespace;
   std::string leader_election_id = "heartbeat-operator";
   double lease_duration = 15;

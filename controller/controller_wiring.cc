@@ -35,9 +35,10 @@ absl::Duration ElectionCallTimeout(const ControllerFlags& flags) {
 }
 
 LeaderElection::LeaderElection(const ControllerFlags& flags, const std::string& instance,
-                               kube::KubeClient* kube, EngineHost& host, op::Operator& controller)
-    : host_(host), controller_(controller) {
-  if (!flags.leader_elect || kube == nullptr) return;
+                               kube::KubeClient* kube, EngineHost& host, op::Operator& controller,
+                               ShardCoordinator* shards)
+    : host_(host), controller_(controller), shards_(shards) {
+  if ((!flags.leader_elect && shards == nullptr) || kube == nullptr) return;
   leader::LeaderElectionOptions le;
   le.lease_namespace = flags.leader_election_namespace;
   if (le.lease_namespace.empty()) {
@@ -45,6 +46,7 @@ LeaderElection::LeaderElection(const ControllerFlags& flags, const std::string& 
     le.lease_namespace = pod_ns != nullptr && *pod_ns != 0 ? pod_ns : "default";
   }
   le.lease_name = flags.leader_election_id;
+  lease_namespace_ = le.lease_namespace;
   le.identity = absl::StrCat(instance, "_", absl::Hex(Jitter::RandomSeed() & 0xffffff));
   le.lease_duration = absl::Seconds(flags.lease_duration);
   le.renew_deadline = absl::Seconds(flags.renew_deadline);
@@ -52,13 +54,28 @@ LeaderElection::LeaderElection(const ControllerFlags& flags, const std::string& 
   fence_key_ = !flags.fence_key.empty()
                    ? flags.fence_key
                    : absl::StrCat("/chora/leader/", le.lease_namespace, "/", le.lease_name);
+  if (shards_ != nullptr) {
+    absl::MutexLock lock(&shared_->mu);
+    shared_->cap = absl::InfinitePast();  // no write before the first view of the members
+    le.lease_name = ShardLeaseName(flags.leader_election_id, instance);
+    le.labels[leader::kShardGroupLabel] = flags.leader_election_id;
+    le.annotations[leader::kShardMemberAnnotation] = instance;
+    if (flags.fence_key.empty()) {
+      fence_key_ = absl::StrCat("/chora/shards/", le.lease_namespace, "/", flags.leader_election_id,
+                                "/", instance);
+    }
+  }
   fence_holder_ = nlohmann::json{{"holder", le.identity}, {"instance", instance}}.dump();
 
   etcd::FencedEtcdClient* fence = host_.fence();
   fence->SetStaleHook([shared = shared_](const std::string&) { shared->lost.store(true); });
   leader::LeaderCallbacks callbacks;
-  callbacks.renewed = [this, fence](absl::Time until) {
-    fence->PermitUntil(until);
+  callbacks.renewed = [this](absl::Time until) {
+    {
+      absl::MutexLock lock(&shared_->mu);
+      shared_->renewed_until = until;
+    }
+    UpdatePermit();
     TakeFence();  // until it is held
   };
   callbacks.started_leading = [this] { TakeFence(); };
@@ -70,6 +87,23 @@ LeaderElection::LeaderElection(const ControllerFlags& flags, const std::string& 
   thread_ = std::thread([this] { elector_->Run(cancel_); });
 }
 
+void LeaderElection::CapPermit(absl::Time until) {
+  {
+    absl::MutexLock lock(&shared_->mu);
+    shared_->cap = until;
+  }
+  UpdatePermit();
+}
+
+void LeaderElection::UpdatePermit() {
+  absl::Time until;
+  {
+    absl::MutexLock lock(&shared_->mu);
+    until = std::min(shared_->renewed_until, shared_->cap);
+  }
+  host_.fence()->PermitUntil(until);  // never moves back: both bounds only grow
+}
+
 void LeaderElection::TakeFence() {
   {
     absl::MutexLock lock(&shared_->mu);
@@ -78,7 +112,7 @@ void LeaderElection::TakeFence() {
   }
   host_.fence()->Take(fence_key_, fence_holder_,
                       [shared = shared_, &engine = host_.engine(), &controller = controller_,
-                       key = fence_key_](absl::Status status) {
+                       shards = shards_, key = fence_key_](absl::Status status) {
                         absl::MutexLock lock(&shared->mu);
                         shared->taking = false;
                         if (!shared->alive) return;
@@ -88,8 +122,12 @@ void LeaderElection::TakeFence() {
                           return;
                         }
                         shared->leading = true;
-                        engine.RescanExistingKeys();  // adopt the leases the former leader renewed
-                        controller.Lead();            // both only flag work: safe under this lock
+                        controller.Lead();  // only flags work: safe under this lock
+                        if (shards != nullptr) {
+                          shards->Joined();  // its share follows the join wait
+                        } else {
+                          engine.RescanExistingKeys();  // adopt what the former leader renewed
+                        }
                       });
 }
 

@@ -18,6 +18,7 @@
 #include "leader/leader_elector.h"
 #include "metrics/servers.h"
 #include "operator/operator.h"
+#include "shard_wiring.h"
 
 namespace hb::cli {
 
@@ -39,11 +40,17 @@ absl::Duration ElectionCallTimeout(const ControllerFlags& flags);
 class LeaderElection {
  public:
   // `kube` (null without --leader-elect) and `host` must outlive this object.
+  // With `shards` (--shards auto) it elects this replica on a Lease of its own (see
+  // shard_wiring.h): taking the fence lets the workers run and starts the join wait; the
+  // write permit is also capped by CapPermit(), the validity of the last membership view.
   LeaderElection(const ControllerFlags& flags, const std::string& instance, kube::KubeClient* kube,
-                 EngineHost& host, op::Operator& controller);
+                 EngineHost& host, op::Operator& controller, ShardCoordinator* shards = nullptr);
+  // Writes stop at `until` at the latest, whatever the Lease's renewals say (monotonic).
+  void CapPermit(absl::Time until);
   ~LeaderElection();  // Stop()
 
   bool enabled() const { return elector_ != nullptr; }
+  const std::string& lease_namespace() const { return lease_namespace_; }
   bool Lost() const { return shared_->lost.load(); }
   leader::LeaderElector* elector() { return elector_.get(); }
   // Ends the campaign; with `release`, gives the Lease up so a standby takes over at once.
@@ -56,13 +63,18 @@ class LeaderElection {
     bool alive ABSL_GUARDED_BY(mu) = true;
     bool taking ABSL_GUARDED_BY(mu) = false;
     bool leading ABSL_GUARDED_BY(mu) = false;  // fence taken, operator told to lead
+    absl::Time renewed_until ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+    absl::Time cap ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
     std::atomic<bool> lost{false};
   };
   void TakeFence();
+  void UpdatePermit();
 
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   EngineHost& host_;
   op::Operator& controller_;
+  ShardCoordinator* shards_ = nullptr;
+  std::string lease_namespace_;
   std::string fence_key_;
   std::string fence_holder_;
   std::unique_ptr<leader::LeaderElector> elector_;

@@ -49,6 +49,9 @@ absl::StatusOr<std::unique_ptr<EngineHost>> EngineHost::Create(const etcd::Clien
   }
   heartbeat::EngineOptions engine_options = ToEngineOptions(flags, etcd.call_timeout);
   engine_options.writer = options.writer;
+  if (options.hand_over_grace > absl::ZeroDuration()) {
+    engine_options.hand_over_grace = options.hand_over_grace;
+  }
   host->checker_ = std::make_unique<check::Checker>(
       RealClock::Get(), check::CheckerOptions{flags.check_concurrency, 0, absl::Milliseconds(50)});
   if (flags.health_checks) {

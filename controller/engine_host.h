@@ -31,6 +31,8 @@ struct HostOptions {
   std::string writer;  // names this process in every health value ("writer")
   // Answers kServiceRef checks (controller mode: EndpointSlices); null: none.
   check::Prober* service_ref_prober = nullptr;
+  // EngineOptions::hand_over_grace (--shards auto); zero: the engine's default.
+  absl::Duration hand_over_grace = absl::ZeroDuration();
 };
 
 class EngineHost {

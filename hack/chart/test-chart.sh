@@ -223,6 +223,22 @@ expect_eq "default: a lease per capability" "--lease-mode=per-capability" \
 expect_eq "heartbeat.leaseMode=shared: the mode and the number of leases" "--lease-mode=shared --shared-leases=32" \
   "$(helm_ template "$RELEASE" "$CHART" --set heartbeat.leaseMode=shared --set heartbeat.sharedLeases=32 | "$PY" -c 'import sys, yaml; print(" ".join(a for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Deployment" for a in d["spec"]["template"]["spec"]["containers"][0]["args"] if a.startswith(("--lease-mode", "--shared-leases"))))')"
 expect_fail_with "schema rejects heartbeat.leaseMode: pooled" "leaseMode" helm_ template x "$CHART" --set heartbeat.leaseMode=pooled
+SHARDS_ARGS='import sys, yaml; docs = [d for d in yaml.safe_load_all(sys.stdin) if d]
+dep = [d for d in docs if d["kind"] == "Deployment"][0]
+args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+roles = [r for r in docs if r["kind"] == "Role" and r["metadata"]["name"].endswith("-leader-election")]
+print(" ".join(a for a in args if a.startswith(("--shards", "--leader-elect", "--leader-election-id"))
+               and not a.startswith(("--leader-elect-lease", "--leader-elect-renew", "--leader-elect-retry"))),
+      "|", " ".join(",".join(rule["verbs"]) + ("@" + ",".join(rule["resourceNames"]) if "resourceNames" in rule else "")
+                    for r in roles for rule in r["rules"]))'
+expect_eq "shards=auto: --shards=auto without --leader-elect; Leases of the namespace get/list/update/create" \
+  "--shards=auto --leader-election-namespace=default --leader-election-id=$RELEASE-heartbeat-operator | create,get,list,update" \
+  "$(helm_ template "$RELEASE" "$CHART" --set shards=auto --set replicaCount=3 --set leaderElection.enabled=false | "$PY" -c "$SHARDS_ARGS")"
+expect_fail_with "shards=auto refuses heartbeat.leaseMode shared" "leaseMode per-capability" \
+  helm_ template x "$CHART" --set shards=auto --set heartbeat.leaseMode=shared
+expect_fail_with "shards=auto refuses onExit revoke" "onExit keep" \
+  helm_ template x "$CHART" --set shards=auto --set onExit=revoke
+expect_fail_with "schema rejects shards: on" "shards" helm_ template x "$CHART" --set shards=on
 expect_eq "default: no dashboard flag, port or Service" "0" \
   "$(yq_ "$WORK/default.yaml" 'len([a for a in container()["args"] if a.startswith("--dashboard")]) + len([p for p in container()["ports"] if p["name"] == "dashboard"]) + len([s for s in by_kind["Service"] if s["metadata"]["name"].endswith("-dashboard")])')"
 helm_ template "$RELEASE" "$CHART" --namespace default --set dashboard.enabled=true --set dashboard.port=9090 \

@@ -104,7 +104,7 @@ auto Fields(const CapabilityStatus& s) {
   return std::tie(s.phase, s.message, s.identifier, s.observed_generation, s.source, s.etcd_key,
                   s.ttl_seconds, s.interval_seconds, s.lease_id, s.heartbeat_count,
                   s.last_heartbeat_time, s.check, s.check_since, s.flapping, s.last_check_time,
-                  s.last_check_result, s.consecutive_failures, s.conditions);
+                  s.last_check_result, s.consecutive_failures, s.shard, s.conditions);
 }
 
 }  // namespace
@@ -138,6 +138,7 @@ CapabilityStatus ParseStatus(const nlohmann::json& status) {
   s.ttl_seconds = IntField(status, "ttlSeconds").value_or(0);
   s.interval_seconds = IntField(status, "intervalSeconds").value_or(0);
   s.lease_id = StringField(status, "leaseID");
+  s.shard = StringField(status, "shard");
   if (auto count = IntField(status, "heartbeatCount"); count && *count >= 0) {
     s.heartbeat_count = static_cast<uint64_t>(*count);
   }
@@ -173,6 +174,7 @@ nlohmann::json RenderStatus(const CapabilityStatus& s) {
                       {"ttlSeconds", s.ttl_seconds},
                       {"intervalSeconds", s.interval_seconds}};
   if (!s.lease_id.empty()) j["leaseID"] = s.lease_id;
+  if (!s.shard.empty()) j["shard"] = s.shard;
   if (s.heartbeat_count) j["heartbeatCount"] = *s.heartbeat_count;
   if (!s.last_heartbeat_time.empty()) j["lastHeartbeatTime"] = s.last_heartbeat_time;
   if (!s.check.empty()) j["check"] = s.check;
@@ -198,7 +200,7 @@ nlohmann::json RenderStatusPatch(const CapabilityStatus& s) {
   nlohmann::json j = RenderStatus(s);
   for (const char* optional :
        {"leaseID", "heartbeatCount", "lastHeartbeatTime", "check", "checkSince", "flapping",
-        "lastCheckTime", "lastCheckResult", "consecutiveFailures"}) {
+        "lastCheckTime", "lastCheckResult", "consecutiveFailures", "shard"}) {
     if (!j.contains(optional)) j[optional] = nullptr;
   }
   return j;
@@ -231,6 +233,7 @@ CapabilityStatus DesiredStatus(const StatusInputs& in, const CapabilityStatus& c
   s.observed_generation = in.generation;
   s.source = d.source;
   s.etcd_key = in.etcd_key;
+  s.shard = in.shard;
   s.ttl_seconds = d.ttl_seconds;
   s.interval_seconds = d.interval_seconds;
   bool running = IsRunning(phase);

@@ -57,6 +57,7 @@ struct CapabilityStatus {
   std::string last_check_time;  // Kubernetes time; empty: none yet
   std::string last_check_result;
   std::optional<int64_t> consecutive_failures;
+  std::string shard;  // the replica that owns the identifier (--shards auto); empty: none
   std::vector<Condition> conditions;
 
   const Condition* FindCondition(const std::string& type) const;
@@ -93,6 +94,7 @@ struct StatusInputs {
   // The engine's view of the heartbeat when one runs for the identifier.
   std::optional<HeartbeatObservation> heartbeat;
   std::string etcd_key;
+  std::string shard;       // this replica's member name with --shards auto; empty: none
   int64_t generation = 0;  // the object's metadata.generation
   absl::Time now;          // wall time, for lastTransitionTime
 };

@@ -43,6 +43,8 @@ nlohmann::json LeaderElector::LeaseObject(const nlohmann::json& previous, bool t
   lease["kind"] = "Lease";
   lease["metadata"]["name"] = options_.lease_name;
   lease["metadata"]["namespace"] = options_.lease_namespace;
+  for (const auto& [k, v] : options_.labels) lease["metadata"]["labels"][k] = v;
+  for (const auto& [k, v] : options_.annotations) lease["metadata"]["annotations"][k] = v;
   nlohmann::json& spec = lease["spec"];
   if (!spec.is_object()) spec = nlohmann::json::object();
   if (take_over || !spec.contains("acquireTime")) {

@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -44,6 +45,9 @@ struct LeaderElectionOptions {
   absl::Duration renew_deadline = absl::Seconds(10);
   absl::Duration retry_period = absl::Seconds(2);
   uint64_t jitter_seed = 0;  // retry jitter; 0: random
+  // Set on the Lease object at each write (a shard member's group label and name).
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
 };
 
 struct LeaderCallbacks {

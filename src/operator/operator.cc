@@ -167,6 +167,8 @@ ReconcileResult Operator::ReconcileSafely(const std::string& identifier) {
   }
 }
 
+void Operator::ResyncAll() { Enqueue(index_.Identifiers()); }
+
 void Operator::Enqueue(const std::vector<std::string>& identifiers) {
   for (const std::string& id : identifiers) queue_->Add(id);
 }

@@ -64,6 +64,8 @@ class Operator {
   void Start(bool lead);
   // Lets the workers run (this replica became the leader).
   void Lead();
+  // Reconciles every declared identifier again (the shard members changed).
+  void ResyncAll();
   // True once every informer has listed (a standby is ready too).
   bool Synced() const { return synced_.load(); }
   bool Leading() const { return leading_.load(); }

@@ -74,6 +74,7 @@ CapabilityReconciler::CapabilityReconciler(kube::KubeClient& kube,
 
 ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
   ReconcileResult result;
+  if (!IfOwned(identifier, [] {})) return HandOver(identifier);
   IndexEntry entry = index_.Get(identifier);
   int winner_index = capability::Winner(entry.declarations);
   const Declaration* winner = winner_index >= 0 ? &entry.declarations[winner_index] : nullptr;
@@ -89,10 +90,12 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
                                    {}};
     spec.check = std::make_shared<const check::CheckSpec>(
         options_.health_checks ? winner->check : check::NoCheck("health checks are turned off"));
-    absl::Status upserted = engine_.Upsert(spec);
+    absl::Status upserted;
+    if (!IfOwned(identifier, [&] { upserted = engine_.Upsert(spec); })) return HandOver(identifier);
     if (!upserted.ok()) result.status = upserted;
   } else {
     absl::Status stopped = StopHeartbeat(identifier, winner != nullptr && winner->deleting);
+    if (absl::IsAborted(stopped)) return HandOver(identifier);  // the members changed
     if (!stopped.ok()) result.status = stopped;
   }
 
@@ -146,6 +149,24 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
   return result;
 }
 
+bool CapabilityReconciler::IfOwned(const std::string& identifier, absl::FunctionRef<void()> act) {
+  if (options_.shards == nullptr) {
+    act();
+    return true;
+  }
+  return options_.shards->RunIfOwned(identifier, act);
+}
+
+ReconcileResult CapabilityReconciler::HandOver(const std::string& identifier) {
+  // Usually done already by the membership change itself; a no-op for an identifier this
+  // replica never ran.
+  engine_.Remove(identifier, heartbeat::HeartbeatEngine::Removal::kHandOver);
+  ForgetObjectsOtherThan(identifier, {});
+  absl::MutexLock lock(&mu_);
+  unconfirmed_removals_.erase(identifier);
+  return {};
+}
+
 void CapabilityReconciler::ForgetObjectsOtherThan(const std::string& identifier,
                                                   const std::set<std::string>& targets) {
   absl::MutexLock lock(&mu_);
@@ -174,8 +195,11 @@ absl::Status CapabilityReconciler::StopHeartbeat(const std::string& identifier, 
   // waiting for the answer makes the removal confirmed.
   std::string key = heartbeat::HealthKey(options_.key_prefix, identifier);
   auto done = std::make_shared<Completion>(clock_);
-  engine_.Remove(identifier, heartbeat::HeartbeatEngine::Removal::kDeleteKey,
-                 [done](absl::Status status) { done->Set(std::move(status)); });
+  bool owned = IfOwned(identifier, [&] {
+    engine_.Remove(identifier, heartbeat::HeartbeatEngine::Removal::kDeleteKey,
+                   [done](absl::Status status) { done->Set(std::move(status)); });
+  });
+  if (!owned) return absl::AbortedError(absl::StrCat(identifier, " moved to another replica"));
   std::optional<absl::Status> removed = done->WaitUntil(clock_.Now() + options_.etcd_timeout);
   absl::Status status = removed ? *removed
                                 : absl::DeadlineExceededError(absl::StrCat(
@@ -261,6 +285,7 @@ absl::Duration CapabilityReconciler::SyncStatus(const StatusTarget& target, cons
     if (auto running = engine_.GetStatus(identifier)) inputs.heartbeat = Observe(*running);
   }
   inputs.etcd_key = heartbeat::HealthKey(options_.key_prefix, identifier);
+  if (options_.shards != nullptr) inputs.shard = options_.shards->member();
   inputs.generation = target.generation;
   inputs.now = clock_.WallNow();
   absl::Time now = clock_.Now();

@@ -19,7 +19,8 @@
 // The result asks to be called again after a delay (counter refresh, pending status) or
 // carries an error (the caller retries with backoff). One identifier is never reconciled
 // on two threads at once (the work queue guarantees it); different identifiers may be.
-// Thread-safe otherwise.
+// Thread-safe otherwise. With a ShardFilter (options.shards) only the identifiers this
+// replica owns are reconciled; status.shard names the replica.
 #pragma once
 
 #include <map>
@@ -39,6 +40,7 @@
 #include "kube/client.h"
 #include "operator/declaration_index.h"
 #include "operator/event_recorder.h"
+#include "operator/shard_filter.h"
 
 namespace hb::op {
 
@@ -56,6 +58,9 @@ struct ReconcilerOptions {
   absl::Duration etcd_timeout = absl::Seconds(5);
   // False: every capability is run with check kind none ("health checks are turned off").
   bool health_checks = true;
+  // --shards auto: only the identifiers it owns are reconciled (shard_filter.h); the others
+  // are handed over. Null: every identifier is this replica's. Must outlive the reconciler.
+  ShardFilter* shards = nullptr;
 };
 
 struct ReconcileResult {
@@ -98,6 +103,10 @@ class CapabilityReconciler {
   };
 
   absl::Status StopHeartbeat(const std::string& identifier, bool delete_key);
+  // `act` (an engine call) if this replica owns `identifier` (always without shards).
+  bool IfOwned(const std::string& identifier, absl::FunctionRef<void()> act);
+  // Another replica owns `identifier`: hand its heartbeat over and forget its objects.
+  ReconcileResult HandOver(const std::string& identifier);
   // Drops what is kept per object (phase, last writes) for the objects `identifier` no
   // longer has: deleted ones leave the phase metrics.
   void ForgetObjectsOtherThan(const std::string& identifier, const std::set<std::string>& targets);

@@ -125,12 +125,20 @@ In cluster-wide mode the first two are in the ClusterRole instead.
 {{- fail (printf "heartbeat.intervalSeconds (%v) must be below heartbeat.ttlSeconds (%v), or keys expire between heartbeats" .Values.heartbeat.intervalSeconds .Values.heartbeat.ttlSeconds) }}
 {{- end }}
 {{- with .Values.leaderElection }}
-{{- if and .enabled (not (and (gt (int .leaseDurationSeconds) (int .renewDeadlineSeconds)) (gt (int .renewDeadlineSeconds) (int .retryPeriodSeconds)))) }}
+{{- if and (or .enabled (eq $.Values.shards "auto")) (not (and (gt (int .leaseDurationSeconds) (int .renewDeadlineSeconds)) (gt (int .renewDeadlineSeconds) (int .retryPeriodSeconds)))) }}
 {{- fail "leaderElection: leaseDurationSeconds must exceed renewDeadlineSeconds, which must exceed retryPeriodSeconds" }}
 {{- end }}
 {{- end }}
-{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
-{{- fail "replicaCount > 1 needs leaderElection.enabled: several leaders would heartbeat and write status at once" }}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) (ne .Values.shards "auto") }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled (or shards: auto): several leaders would heartbeat and write status at once" }}
+{{- end }}
+{{- if eq .Values.shards "auto" }}
+{{- if ne .Values.heartbeat.leaseMode "per-capability" }}
+{{- fail "shards: auto needs heartbeat.leaseMode per-capability: a replica hands a capability over by passing on its lease" }}
+{{- end }}
+{{- if ne .Values.onExit "keep" }}
+{{- fail "shards: auto needs onExit keep: the other replicas adopt the keys of one that stops" }}
+{{- end }}
 {{- end }}
 {{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
 {{- fail "serviceMonitor.enabled needs metrics.enabled" }}

@@ -48,14 +48,13 @@ bool ShardCoordinator::RunIfOwned(const std::string& identifier, absl::FunctionR
   return true;
 }
 
-void ShardCoordinator::OnView(const std::vector<std::string>& others, absl::Time valid_until) {
+void ShardCoordinator::OnView(const std::vector<std::string>& others) {
   bool changed = false;
   bool gained = false;
   size_t handed_over = 0;
   std::vector<std::string> members;
   {
     absl::MutexLock lock(&mu_);
-    view_valid_until_ = std::max(view_valid_until_, valid_until);
     bool activated = !active_ && clock_.Now() >= active_at_;
     if (activated) active_ = true;
     members = others;
@@ -85,21 +84,6 @@ void ShardCoordinator::OnView(const std::vector<std::string>& others, absl::Time
   if (resync_) resync_();
 }
 
-absl::Time ShardCoordinator::ViewValidUntil() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return view_valid_until_;
-}
-
-std::vector<std::string> ShardCoordinator::Members() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return members_;
-}
-
-bool ShardCoordinator::Active() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return active_;
-}
-
 ShardMembershipThread::ShardMembershipThread(kube::KubeClient& kube,
                                              leader::ShardMembershipOptions options,
                                              ShardCoordinator& coordinator,
@@ -108,7 +92,7 @@ ShardMembershipThread::ShardMembershipThread(kube::KubeClient& kube,
       kube, RealClock::Get(), std::move(options),
       [&coordinator, permit_cap = std::move(permit_cap)](const std::vector<std::string>& others,
                                                          absl::Time valid_until) {
-        coordinator.OnView(others, valid_until);
+        coordinator.OnView(others);
         permit_cap(valid_until);
       });
   thread_ = std::thread([this] { membership_->Run(cancel_); });

@@ -57,13 +57,8 @@ class ShardCoordinator final : public op::ShardFilter {
   void SetResync(std::function<void()> resync);
   // This replica holds its Lease and fence: it starts owning its share `join_wait` later.
   void Joined();
-  // A view of the other live members, valid until `valid_until` (Clock::Now() time).
-  void OnView(const std::vector<std::string>& others, absl::Time valid_until);
-  // Until when the last view allows writes (InfinitePast before the first).
-  absl::Time ViewValidUntil() const;
-  // The members this replica counts (itself included once active), sorted.
-  std::vector<std::string> Members() const;
-  bool Active() const;
+  // A view of the other live members (the write permit's cap is the caller's business).
+  void OnView(const std::vector<std::string>& others);
 
   // op::ShardFilter
   bool RunIfOwned(const std::string& identifier, absl::FunctionRef<void()> act) override;
@@ -81,7 +76,6 @@ class ShardCoordinator final : public op::ShardFilter {
   std::vector<std::string> members_ ABSL_GUARDED_BY(mu_);
   bool active_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time active_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  absl::Time view_valid_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 // The membership list on a thread of its own, feeding a ShardCoordinator and a permit cap.

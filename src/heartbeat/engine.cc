@@ -179,7 +179,6 @@ void HeartbeatEngine::Impl::Remove(const std::string& identifier, Removal remova
     absl::MutexLock lock(&mu_);
     auto it = by_id_.find(identifier);
     Entry* e = it == by_id_.end() ? nullptr : slots_[it->second].get();
-    // A shared lease stays renewed for the others: the key can only go by being deleted.
     if (removal == Removal::kHandOver) {
       if (e == nullptr) {
         fx.removed.emplace_back(std::move(done), absl::OkStatus());
@@ -189,13 +188,9 @@ void HeartbeatEngine::Impl::Remove(const std::string& identifier, Removal remova
       } else {
         StartHandOver(*e, clock_.Now(), std::move(done), fx);
       }
-      fx.wake = true;
-    } else if (e != nullptr && e->role == Role::kMember) {
-      removal = Removal::kDeleteKey;
-    }
-    if (removal == Removal::kHandOver) {
-      // done above
-    } else if (removal == Removal::kLetExpire) {
+    } else if (removal == Removal::kLetExpire && (e == nullptr || e->role != Role::kMember)) {
+      // (A shared lease stays renewed for the others: a member's key can only go by being
+      // deleted, below.)
       if (e != nullptr) EraseEntry(*e, /*revoke=*/false, 0, fx);
       fx.removed.emplace_back(std::move(done), absl::OkStatus());
     } else if (shutting_down_) {

@@ -111,18 +111,20 @@ void HeartbeatEngine::Impl::EvaluateHeld(Entry& e, absl::Time now, Effects& fx) 
     LoseLease(e, "no keep-alive answer before the lease deadline", now, fx);
     return;
   }
-  if (now >= e.lease.next_keepalive) {
-    NoteKeepAliveSent(e, now);
-    fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease.id});
-    absl::Duration period = KeepAlivePeriod(e);
-    e.lease.next_keepalive += jitter_.Spread(period, options_.jitter);
-    if (e.lease.next_keepalive <= now) {
-      e.lease.next_keepalive = now + jitter_.Spread(period, options_.jitter);
-    }
-  }
+  if (now >= e.lease.next_keepalive) SendKeepAlive(e, now, fx);
   if (e.lease.state == State::kRegranting && e.lease.grant == Request::kIdle &&
       now >= e.lease.retry_at) {
     StartGrant(e, now, fx);
+  }
+}
+
+void HeartbeatEngine::Impl::SendKeepAlive(Entry& e, absl::Time now, Effects& fx) {
+  NoteKeepAliveSent(e, now);
+  fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease.id});
+  absl::Duration period = KeepAlivePeriod(e);
+  e.lease.next_keepalive += jitter_.Spread(period, options_.jitter);
+  if (e.lease.next_keepalive <= now) {
+    e.lease.next_keepalive = now + jitter_.Spread(period, options_.jitter);
   }
 }
 

@@ -8,6 +8,7 @@ using State = LeaseTrack::State;
 
 void HeartbeatEngine::Impl::StartHandOver(Entry& e, absl::Time now, RemovalDone done, Effects& fx) {
   if (e.handing_over) {  // again: the first grace stands, both completions are reported
+    if (!done) return;
     if (e.hand_over_done) {
       RemovalDone first = std::move(e.hand_over_done);
       e.hand_over_done = [first = std::move(first), done = std::move(done)](absl::Status s) {
@@ -45,12 +46,8 @@ void HeartbeatEngine::Impl::EvaluateHandOver(Entry& e, absl::Time now, Effects& 
     EraseEntry(e, /*revoke=*/false, 0, fx);  // `e` is gone; the new owner renews the lease
     return;
   }
-  if (held && now >= e.lease.next_keepalive) {
-    NoteKeepAliveSent(e, now);
-    fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease.id});
-    absl::Duration period = KeepAlivePeriod(e);
-    e.lease.next_keepalive = now + jitter_.Spread(period, options_.jitter);
-  }
+  if (held && now >= e.lease.next_keepalive) SendKeepAlive(e, now, fx);
+  // Not NextDue(): with a put in flight on a lapsed lease that would be "now" again and again.
   absl::Time next = e.handed_over_until;
   if (held) next = std::min({next, e.lease.next_keepalive, e.lease.deadline});
   Schedule(e, std::max(next, now));

@@ -198,6 +198,8 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void EvaluateGranting(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // kHeld, kRegranting: lease deadline, keep-alive, and the TTL change's grant.
   void EvaluateHeld(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends the keep-alive due now and schedules the next one a period (jittered) later.
+  void SendKeepAlive(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removal::kHandOver (engine_handover.cc): stops the puts, keeps the lease renewed.
   void StartHandOver(Entry& e, absl::Time now, RemovalDone done, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -18,12 +18,13 @@
 #      shell, no coreutils), which stops a /bin/sh entrypoint, as a control run shows.
 #   5. The standalone heartbeat on the sample manifests of examples/capabilities (mounted
 #      read-only) against a real etcd: a health key for every Service-type manifest, healthy,
-#      written from the mounted files, by a process of UID 65532; docker stop ends it by SIGTERM
-#      (exit status 0) and its keys are revoked.
+#      written from the mounted files, by a process of UID 65532 with no capability (its
+#      permitted, effective, inheritable, bounding and ambient sets all empty) and no_new_privs
+#      set; docker stop ends it by SIGTERM (exit status 0) and its keys are revoked.
 #   6. The controller against the test Kubernetes API server over TLS with a token (its
 #      kubeconfig mounted read-only): a Capability applied with kubectl gets its health key,
-#      written by the controller's instance, and the status Healthy; /healthz and /readyz
-#      answer; deleting the Capability removes its key.
+#      written by the controller's instance (UID 65532, no capability), and the status Healthy;
+#      /healthz and /readyz answer; deleting the Capability removes its key.
 #
 #   hack/test-image.sh [BUILD_DIR]     (BUILD_DIR is unused: the image builds its own)
 # IMAGE names the image (default heartbeat-operator:test); IMAGE_CONTEXT=DIR builds another copy
@@ -110,6 +111,14 @@ container_uid() {
   pid="$(docker_ inspect -f '{{.State.Pid}}' "$1")"
   awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status"
 }
+# container_caps NAME: its main process's capability sets (inheritable, permitted, effective,
+# bounding, ambient) and no_new_privs flag, as /proc/PID/status has them.
+container_caps() {
+  local pid
+  pid="$(docker_ inspect -f '{{.State.Pid}}' "$1")"
+  awk '/^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):/ {printf "%s%s %s", sep, $1, $2; sep = " "} END {print ""}' "/proc/$pid/status"
+}
+NO_CAPS="CapInh: 0000000000000000 CapPrm: 0000000000000000 CapEff: 0000000000000000 CapBnd: 0000000000000000 CapAmb: 0000000000000000 NoNewPrivs: 1"
 # health_keys: the identifiers that have a health key, sorted, one line.
 health_keys() { e get --prefix "$PREFIX" --keys-only | sed -n "s|^$PREFIX\(.*\)/health\$|\1|p" | sort | xargs; }
 # health_field IDENTIFIER FIELD: one field of the JSON health value (empty when absent).
@@ -262,6 +271,7 @@ expect_eq "the keys say healthy, for their own identifier, read from the mounted
   "$(health_field "$first" status) $(health_field "$first" namespace) $(health_field "$first" source)"
 expect_eq "  ... and name no writer (the standalone heartbeat runs alone)" "" "$(health_field "$first" writer)"
 expect_eq "the heartbeat runs as UID 65532 (real, effective, saved, file system)" "65532 65532 65532 65532" "$(container_uid "$HB")"
+expect_eq "  ... with no capability (every set empty) and no_new_privs set" "$NO_CAPS" "$(container_caps "$HB")"
 expect_eq "  ... still running" "running 0" "$(container_state "$HB")"
 docker_ logs "$HB" >"$WORK/heartbeat.log" 2>&1 || true
 expect_contains "its log names the manifests it found" "Found $(wc -w <<<"$want_keys") Service-type" "$(cat "$WORK/heartbeat.log")"
@@ -319,6 +329,7 @@ poll_until 30 "the Capability's status is Healthy" output_is Healthy k get capab
 expect_eq "its key: healthy, TCP check, written by the controller's instance (POD_NAME)" "healthy tcp hb-image-0" \
   "$(health_field chora.devex.registry status) $(health_field chora.devex.registry check) $(health_field chora.devex.registry writer)"
 expect_eq "the controller runs as UID 65532" "65532 65532 65532 65532" "$(container_uid "$CTRL")"
+expect_eq "  ... with no capability (every set empty) and no_new_privs set" "$NO_CAPS" "$(container_caps "$CTRL")"
 expect_ok "the Capability is deleted" k delete capability registry --wait=true --timeout=30s
 poll_until 20 "its key is removed from etcd" output_is_quiet "" health_keys
 docker_ logs "$CTRL" >"$WORK/controller.log" 2>&1 || true

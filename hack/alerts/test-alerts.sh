@@ -4,16 +4,21 @@
 # (webhook_receiver.py: verifies the HMAC signature, fails, hangs and recovers on command), a
 # health-check target (tests/support/check_target.py), and the binary in standalone mode on
 # three capabilities (one with an HTTP check of the target, two without a check):
-#   1. Nothing is notified while all is healthy (a first healthy level is not news).
+#   1. Nothing is notified while all is healthy (a first healthy level is not news): past
+#      --alert-hold of beats, the receiver got no attempt and Alertmanager holds no alert.
 #   2. The target fails: Alertmanager shows CapabilityUnhealthy for that capability (labels,
-#      annotations), the webhook gets one signed healthy -> unhealthy transition.
+#      annotations message and last_check), the webhook gets one signed healthy -> unhealthy
+#      transition.
 #   3. The receiver fails (500), then hangs (past --alert-timeout), while the target recovers:
+#      the heartbeats go on meanwhile (a key's heartbeat_count grows while the receiver hangs),
 #      the recovery is retried, and once the receiver is back it is delivered exactly once;
 #      Alertmanager no longer shows the alert (resolved long before the endsAt it was sent with).
 #   4. Storm guard: etcd is stopped, so every capability fails at once: Alertmanager shows the
 #      one CapabilitiesFailingAtOnce alert and the webhook one storm document, no
 #      per-capability notification; etcd is back: the storm ends, and the capabilities that
-#      recovered meanwhile are never notified.
+#      recovered meanwhile are never notified, not even after the one more --alert-hold that
+#      the failures standing at its end get: a later failure of the target is the fence, the
+#      first per-capability notification after the storm in both Alertmanager and the webhook.
 #   5. The binary stops: its final statistics count as many transitions as the receiver got,
 #      nothing queued, and the webhook secret is in no log line.
 #
@@ -119,13 +124,31 @@ recv() { state | "$PY" -c 'import json, sys; s = json.load(sys.stdin); d = s["de
 am() { fetch "$AM/api/v2/alerts?active=true&silenced=false&inhibited=false" | "$PY" -c 'import json, sys; a = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 am_has() { [[ "$(am "any(x['labels'].get('alertname') == '$1' and x['labels'].get('identifier', '') == '$2' for x in a)")" == True ]]; }
 am_lacks() { [[ "$(am "any(x['labels'].get('alertname') == '$1' and x['labels'].get('identifier', '') == '$2' for x in a)")" == False ]]; }
+# am_annotation IDENTIFIER KEY: that annotation of the capability's active alert.
+am_annotation() { am "[x['annotations'].get('$2', '') for x in a if x['labels'].get('identifier', '') == '$1'][0]"; }
+# am_identifiers: the identifiers of the active per-capability alerts, sorted.
+am_identifiers() { am "' '.join(sorted(x['labels']['identifier'] for x in a if 'identifier' in x['labels']))"; }
 keys_present() { [[ "$("$ETCDCTL" --endpoints "$ETCD_URL" get --prefix /chora/capabilities/ --keys-only 2>/dev/null | grep -c /health)" == 3 ]]; }
-value_status() { "$ETCDCTL" --endpoints "$ETCD_URL" get --print-value-only "/chora/capabilities/$1/health" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["status"])'; }
+# value_field IDENTIFIER FIELD: one field of the capability's health value in etcd.
+value_field() { "$ETCDCTL" --endpoints "$ETCD_URL" get --print-value-only "/chora/capabilities/$1/health" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
+value_status() { value_field "$1" status; }
+# beats_above IDENTIFIER N: the capability's heartbeat_count is above N.
+beats_above() { local n; n="$(value_field "$1" heartbeat_count)" && ((n > $2)); }
+all_healthy() { keys_present && [[ "$(value_status svc.flaky) $(value_status svc.steady.one) $(value_status svc.steady.two)" == "healthy healthy healthy" ]]; }
+# transitions_since N: the per-capability transitions the webhook got after its first N
+# deliveries, as identifier:from>to.
+transitions_since() { recv '" ".join("%s:%s>%s" % (x["body"].get("identifier"), x["body"].get("from"), x["body"].get("to")) for x in d['"$1"':] if x["event"] == "transition")'; }
 
 # ---------------------------------------------------------------------------------------------
 step "1. all healthy: nothing to notify"
 poll_until 20 "the three health keys are in etcd" keys_present || die "no keys"
 poll_until 10 "svc.flaky's value says healthy (its check passed)" output_is healthy value_status svc.flaky || die "no check"
+# Beats at 1 s: 4 more are past --alert-hold (3 s), so a notification of the healthy start
+# would have been due and sent by then.
+beats="$(value_field svc.flaky heartbeat_count)"
+poll_until 15 "svc.flaky beats 4 more times, past --alert-hold" beats_above svc.flaky $((beats + 3))
+expect_eq "  ... and nothing was notified: no webhook attempt, no alert in Alertmanager" "0 0" \
+  "$(recv 's["attempts"]') $(am 'len(a)')"
 
 step "2. a failing check: Alertmanager alert and one signed webhook"
 target_mode fail
@@ -138,6 +161,10 @@ expect_eq "  ... healthy -> unhealthy for svc.flaky, first of all (healthy at st
 expect_eq "  ... signed (HMAC-SHA256 of timestamp.body), its id in X-Heartbeat-Delivery" "True True" \
   "$(recv 'd[0]["signature_ok"], d[0]["id"] == d[0]["body"]["id"]' | tr -d '(),')"
 expect_contains "  ... with the check's last result in its value" "fail" "$(recv 'd[0]["body"]["value"].get("last_check", "")')"
+expect_eq "  ... Alertmanager's alert has annotation message: its summary and reason" \
+  "Capability svc.flaky is unhealthy: HTTP 503" "$(am_annotation svc.flaky message)"
+expect_contains "  ... and annotation last_check: the check's last result" "fail: HTTP 503 (" \
+  "$(am_annotation svc.flaky last_check)"
 
 step "3. the receiver fails, then hangs; the recovery is delivered once it is back"
 mode fail
@@ -145,7 +172,10 @@ target_mode ok
 poll_until 20 "the recovery is retried while the receiver answers 500" output_is True recv 's["failed"] >= 2'
 mode hang
 poll_until 20 "... and while it hangs (past --alert-timeout)" output_is True recv 's["hung"] >= 2'
-expect_eq "  ... nothing delivered meanwhile" "1" "$(recv 'len(d)')"
+beats="$(value_field svc.steady.one heartbeat_count)"
+poll_until 10 "the heartbeats go on while the receiver hangs (svc.steady.one beats twice more)" \
+  beats_above svc.steady.one $((beats + 1))
+expect_eq "  ... the receiver still hangs, and nothing was delivered meanwhile" "hang 1" "$(recv 's["mode"], len(d)' | tr -d "(),'")"
 mode ok
 poll_until 30 "the recovery is delivered once the receiver is back" output_is 2 recv 'len(d)'
 expect_eq "  ... unhealthy -> healthy, signed, no duplicate" "svc.flaky unhealthy healthy True 0" \
@@ -163,15 +193,27 @@ expect_eq "  ... and no per-capability alert in Alertmanager" "0" "$(am "len([x 
 start_etcd alerts || die "etcd did not come back"
 poll_until 60 "the storm ends once the keys are back (webhook: ended)" output_is "started ended" recv '" ".join(x["body"]["state"] for x in d if x["event"] == "storm")'
 poll_until 20 "Alertmanager no longer shows CapabilitiesFailingAtOnce" am_lacks CapabilitiesFailingAtOnce ""
-expect_eq "  ... no per-capability transition during or after it (all recovered)" "[]" \
-  "$(recv '[x["body"]["identifier"] for x in d[int('"$before"'):] if x["event"] == "transition"]')"
+expect_eq "  ... no per-capability transition during it" "" "$(transitions_since "$before")"
+# What still fails as the storm ends is held one more --alert-hold. The fence: once every key
+# is healthy again, the target fails; that transition is due a hold later still, and each sink
+# sends in order (Alertmanager: every active alert in each POST), so when it arrives, any
+# transition the end of the storm released has arrived before it.
+poll_until 30 "every key is healthy again" all_healthy || die "the keys did not recover"
+target_mode fail
+poll_until 20 "the fence: the webhook gets svc.flaky's new failure, the first transition since the storm began" \
+  output_is "svc.flaky:healthy>unhealthy" transitions_since "$before" || die "got: [$(transitions_since "$before")]"
+poll_until 20 "  ... and Alertmanager its CapabilityUnhealthy, the only per-capability alert" \
+  output_is svc.flaky am_identifiers || die "Alertmanager shows: [$(am_identifiers)]"
+target_mode ok
+poll_until 20 "svc.flaky's recovery is delivered" output_is "svc.flaky:healthy>unhealthy svc.flaky:unhealthy>healthy" transitions_since "$before"
+poll_until 20 "  ... and Alertmanager no longer shows its alert" am_lacks CapabilityUnhealthy svc.flaky
 
 step "5. stop: every transition counted once, nothing queued, the secret never logged"
 stop_pid "$HB_PID"
 summary="$(grep 'notifications to webhook' "$WORK/heartbeat.log" | tail -n 1)"
-expect_contains "the final statistics count 2 transitions" "transitions=2" "$summary"
+expect_contains "the final statistics count 4 transitions" "transitions=4" "$summary"
 expect_contains "  ... nothing queued for the webhook" "queued=0" "$summary"
-expect_eq "the receiver got 2 transitions and 2 storm documents, none twice" "2 2 0" \
+expect_eq "the receiver got 4 transitions and 2 storm documents, none twice" "4 2 0" \
   "$(recv '" ".join(str(x) for x in [sum(x["event"] == "transition" for x in d), sum(x["event"] == "storm" for x in d), s["duplicates"]])')"
 expect_eq "the secret is in no log line" "0" "$(cat "$WORK"/*.log | grep -c -- "$SECRET" || true)"
 

@@ -18,7 +18,9 @@
 #      Capability whose check fails is counted Unhealthy and HeartbeatOperatorCapabilitiesUnhealthy
 #      goes pending, and its transition's webhook notification (to a port nothing listens on) fails,
 #      counted, so HeartbeatOperatorNotificationsFailing goes pending; then etcd is stopped and
-#      HeartbeatOperatorEtcdUnreachable goes pending.
+#      HeartbeatOperatorEtcdUnreachable goes pending. The same run serves the dashboard
+#      (--dashboard-bind-address): GET / is its HTML page, and GET /api/snapshot lists the
+#      Capabilities as etcd has them (the healthy one, then the failing one unhealthy).
 #   3. check-metric-names.py: every metric, label and label value the rules and the dashboard
 #      use is in the run's /metrics scrapes or in metric-names-allowlist.txt (itself checked
 #      against src/); and the check fails on copies with a typo.
@@ -191,8 +193,10 @@ expect_ok "a Capability whose TCP check (etcd's port) passes" capability registr
 METRICS_PORT="$(free_port)"; HEALTH_PORT="$(free_port)"
 METRICS_URL="http://127.0.0.1:$METRICS_PORT/metrics"
 HOOK_PORT="$(free_port)"   # nothing listens there: every webhook notification fails
+DASHBOARD_PORT="$(free_port)"; DASHBOARD_URL="http://127.0.0.1:$DASHBOARD_PORT"
 POD_NAME=hb-heartbeat-operator-0 POD_NAMESPACE=default "$BINARY" controller --kubeconfig "$WORK/kubeconfig" \
   --etcd-endpoints "$ETCD_URL" --metrics-bind-address "127.0.0.1:$METRICS_PORT" \
+  --dashboard-bind-address "127.0.0.1:$DASHBOARD_PORT" \
   --alert-webhook-url "http://127.0.0.1:$HOOK_PORT/hook" --alert-hold 0 \
   --health-probe-bind-address "127.0.0.1:$HEALTH_PORT" --leader-elect --leader-election-id hb-heartbeat-operator \
   --per-capability-metrics --interval 1 --ttl 4 --status-sync-period 1 --log-format text >"$WORK/controller.log" 2>&1 &
@@ -200,6 +204,25 @@ PIDS=("$!" "${PIDS[@]}")
 poll_until 30 "the controller serves /metrics on 127.0.0.1:$METRICS_PORT" http_ok "$METRICS_URL" || die "no /metrics"
 poll_until 30 "the Capability is Healthy" output_is Healthy k get capability registry -o jsonpath='{.status.phase}' \
   || die "the Capability never got Healthy"
+
+# page_head URL: the answer's status, Content-Type and the body's first line and <title>.
+page_head() {
+  "$PY" -c 'import re, sys, urllib.request
+r = urllib.request.urlopen(sys.argv[1], timeout=5)
+body = r.read().decode()
+print(r.status, r.headers.get_content_type(), body.splitlines()[0], re.search("<title>(.*?)</title>", body).group(1))' "$1"
+}
+# dashboard_rows: the dashboard's snapshot: its type, then each row as identifier:state, sorted.
+dashboard_rows() {
+  fetch "$DASHBOARD_URL/api/snapshot" \
+    | "$PY" -c 'import json, sys; j = json.load(sys.stdin); print(j["type"], *sorted(r["id"] + ":" + r["state"] for r in j["rows"]))'
+}
+poll_until 20 "the controller serves the dashboard on 127.0.0.1:$DASHBOARD_PORT (--dashboard-bind-address)" \
+  http_ok "$DASHBOARD_URL/" || die "no dashboard"
+expect_eq "  ... GET / is its HTML page" "200 text/html <!doctype html> Capability health · heartbeat-operator" \
+  "$(page_head "$DASHBOARD_URL/")"
+poll_until 20 "  ... GET /api/snapshot (JSON) lists the Capability's key, healthy" \
+  output_is "snapshot chora.devex.registry:healthy" dashboard_rows
 
 PROM_PORT="$(free_port)"
 PROM="http://127.0.0.1:$PROM_PORT"
@@ -248,6 +271,8 @@ phases() { # phases PHASE...: the count of each phase, as Prometheus has it
   echo "${out[*]}"
 }
 poll_until 30 "Prometheus counts 1 Unhealthy capability, still 1 Healthy" output_is "1 1" phases Unhealthy Healthy
+poll_until 20 "the dashboard's snapshot lists both Capabilities, the failing one unhealthy" \
+  output_is "snapshot chora.devex.broken:unhealthy chora.devex.registry:healthy" dashboard_rows
 poll_until 20 "HeartbeatOperatorCapabilitiesUnhealthy is pending for phase Unhealthy" \
   output_has "HeartbeatOperatorCapabilitiesUnhealthy pending job=$JOB,namespace=$NS,phase=Unhealthy,severity=warning" pt alerts "$PROM"
 poll_until 30 "its transition is notified, and the webhook's failed attempts are counted" output_is 1 \

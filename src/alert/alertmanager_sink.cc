@@ -53,8 +53,11 @@ void AlertmanagerSink::Transition(const alert::Transition& t) {
                   {"severity", down ? "critical" : "warning"}};
       if (!t.source.empty()) a.labels["source"] = t.source;
       if (std::string ns = NamespaceOfSource(t.source); !ns.empty()) a.labels["namespace"] = ns;
+      const std::string summary =
+          absl::StrCat("Capability ", t.identifier, " is ", AlertLevelName(t.to));
       a.annotations = {
-          {"summary", absl::StrCat("Capability ", t.identifier, " is ", AlertLevelName(t.to))},
+          {"message", t.reason.empty() ? summary : absl::StrCat(summary, ": ", t.reason)},
+          {"summary", summary},
           {"reason", t.reason},
           {"reported_by", options_.instance}};
       if (t.status && t.status->check && !t.status->check->last_result.empty()) {
@@ -75,15 +78,17 @@ void AlertmanagerSink::Storm(const StormSummary& s) {
     } else {
       Alert a;
       a.labels = {{"alertname", "CapabilitiesFailingAtOnce"}, {"severity", "critical"}};
-      a.annotations = {
-          {"summary",
-           absl::StrCat(s.failing, " of ", s.total, " capabilities are failing at once")},
-          {"reason",
-           absl::StrCat("more than ", s.share * 100,
-                        "% of the capabilities failed together: more likely an outage of etcd or "
-                        "of the operator's network than of the services; per-capability "
-                        "notifications are held until fewer fail")},
-          {"reported_by", options_.instance}};
+      const std::string summary =
+          absl::StrCat(s.failing, " of ", s.total, " capabilities are failing at once");
+      const std::string reason =
+          absl::StrCat("more than ", s.share * 100,
+                       "% of the capabilities failed together: more likely an outage of etcd or "
+                       "of the operator's network than of the services; per-capability "
+                       "notifications are held until fewer fail");
+      a.annotations = {{"message", absl::StrCat(summary, ": ", reason)},
+                       {"summary", summary},
+                       {"reason", reason},
+                       {"reported_by", options_.instance}};
       a.starts = s.time;
       Fire(kStormKey, std::move(a));
     }

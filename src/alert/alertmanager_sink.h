@@ -7,7 +7,9 @@
 //   CapabilityDown       severity=critical  its lease was lost or its key removed
 //   CapabilitiesFailingAtOnce  severity=critical  the storm guard's summary
 // with labels identifier, source and namespace (when the source names one; see
-// NamespaceOfSource), and annotations summary, reason, last_check and reported_by.
+// NamespaceOfSource), and annotations message (the summary and the reason in one line, for
+// receivers that show one text), summary, reason, last_check (the check's last result, when
+// the capability has a check) and reported_by.
 // A firing alert is re-sent every `resend` with endsAt = now + 4 x resend, as Prometheus
 // does, so that Alertmanager keeps it and resolves it by itself if this process dies; a
 // recovery sends it once with endsAt = the recovery time (retried until delivered).

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "alert/alertmanager_sink.h"
 #include "alert/fake_poster.h"
 #include "alert/webhook_sink.h"
@@ -185,8 +186,11 @@ TEST_F(AlertmanagerSinkTest, FiresOneAlertPerFailingCapabilityAndResendsIt) {
   EXPECT_EQ(a["labels"]["namespace"], "team-a");
   EXPECT_EQ(a["labels"]["source"], "Capability team-a/orders");
   EXPECT_FALSE(a["labels"].contains("reported_by"));  // labels never name the replica
+  EXPECT_EQ(a["annotations"]["message"], "Capability orders is unhealthy: HTTP 503");
+  EXPECT_EQ(a["annotations"]["summary"], "Capability orders is unhealthy");
   EXPECT_EQ(a["annotations"]["reason"], "HTTP 503");
   EXPECT_EQ(a["annotations"]["reported_by"], "replica-1");
+  EXPECT_FALSE(a["annotations"].contains("last_check"));  // no check, no check result
   EXPECT_EQ(a["startsAt"], FormatRfc3339(began));
   EXPECT_EQ(a["endsAt"], FormatRfc3339(clock_.WallNow() + absl::Minutes(4)));
 
@@ -199,6 +203,19 @@ TEST_F(AlertmanagerSinkTest, FiresOneAlertPerFailingCapabilityAndResendsIt) {
   nlohmann::json again = Alerts(1)[0];
   EXPECT_EQ(again["startsAt"], FormatRfc3339(began));  // the same alert goes on
   EXPECT_EQ(again["endsAt"], FormatRfc3339(clock_.WallNow() + absl::Minutes(4)));
+}
+
+TEST_F(AlertmanagerSinkTest, ACheckedCapabilitysAlertCarriesTheChecksLastResult) {
+  auto sink = Make();
+  Transition t = MakeTransition("a", AlertLevel::kHealthy, AlertLevel::kDown, clock_.WallNow());
+  t.status = heartbeat::HeartbeatStatus{};
+  t.status->check = check::CheckReport{};
+  t.status->check->last_result = "fail: HTTP 503 (2 ms)";
+  sink->Transition(t);
+  sink->RunDue(clock_.Now());
+  nlohmann::json a = Alerts()[0];
+  EXPECT_EQ(a["annotations"]["last_check"], "fail: HTTP 503 (2 ms)");
+  EXPECT_EQ(a["annotations"]["message"], "Capability a is down: HTTP 503");
 }
 
 TEST_F(AlertmanagerSinkTest, ARecoveryResolvesTheAlertOnceAndFromThenOnNothingIsSent) {
@@ -265,6 +282,9 @@ TEST_F(AlertmanagerSinkTest, AStormIsOneAlertUntilItEnds) {
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[0]["labels"]["alertname"], "CapabilitiesFailingAtOnce");
   EXPECT_EQ(sent[0]["annotations"]["summary"], "900 of 1000 capabilities are failing at once");
+  EXPECT_EQ(sent[0]["annotations"]["message"],
+            absl::StrCat("900 of 1000 capabilities are failing at once: ",
+                         sent[0]["annotations"]["reason"].get<std::string>()));
   EXPECT_EQ(sent[1]["labels"]["alertname"], "CapabilitiesFailingAtOnce");
   EXPECT_EQ(sent[1]["endsAt"], FormatRfc3339(clock_.WallNow()));
 }

@@ -12,7 +12,8 @@
 // or no keep-alive answer arrives before the lease's local deadline (last answered
 // keep-alive's send time + TTL). A lost lease is re-granted and the key re-put at once.
 // With adoption on, a health key found at start whose lease is still alive is kept: its
-// lease is renewed instead of replaced, so a restart does not make keys flap.
+// lease is renewed instead of replaced, so a restart does not make keys flap, and the key is
+// rewritten at once (it still carries the former writer's value and time).
 //
 // Load shaping: first puts happen right after the grant, but each capability's beat and
 // keep-alive phase is then placed at random within its interval, and renewals carry

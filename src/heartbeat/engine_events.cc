@@ -443,7 +443,8 @@ void HeartbeatEngine::Impl::ApplyKeepAlive(const KeepAliveAnswer& answer, Effect
         SetLeaseState(e, State::kRegranting);
         e.lease.retry_at = absl::InfinitePast();
       }
-      if (options_.mode == WriteMode::kOnChange) e.put.owed = true;
+      // The key still carries the former writer's value and time: this process's at once.
+      e.put.owed = true;
       stats_.leases_adopted.fetch_add(1, std::memory_order_relaxed);
       LogLimited(
           LogLevel::kInfo, "Adopted live lease",

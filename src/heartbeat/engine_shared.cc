@@ -152,8 +152,8 @@ void HeartbeatEngine::Impl::SyncMember(Entry& m, Entry& lease, absl::Time now, E
     m.put.next_routine = now + jitter_.UpTo(PutPeriod(m));
     m.phases_placed = true;
   }
-  if (key_on_it) {  // adopted: as a lease of its own found alive
-    if (options_.mode == WriteMode::kOnChange) m.put.owed = true;
+  if (key_on_it) {  // adopted: as a lease of its own found alive, rewritten at once
+    m.put.owed = true;
     SetHealth(m, Health::kHealthy, "", fx);
   } else {
     m.put.owed = true;

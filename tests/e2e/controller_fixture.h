@@ -67,6 +67,16 @@ class ControllerE2E : public ::testing::Test {
   // `kubeconfig` replaces the emulator's (e.g. one whose server is a fault proxy).
   Replica StartReplica(const std::string& instance, std::vector<std::string> extra = {},
                        const std::string& kubeconfig = "") {
+    std::vector<std::string> flags = {"--interval=1", "--ttl=10", "--status-sync-period=1",
+                                      "--leader-elect"};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    return StartMember(instance, flags, kubeconfig);
+  }
+  // A controller with the tests' Lease timing (duration 4 s, renew deadline 3 s, retry 1 s)
+  // and its metrics and probes on free ports; `flags` say how it takes part (leader election,
+  // shards) and anything else.
+  Replica StartMember(const std::string& instance, const std::vector<std::string>& flags,
+                      const std::string& kubeconfig = "") {
     Replica r;
     r.metrics_port = FreePort();
     r.health_port = FreePort();
@@ -75,18 +85,14 @@ class ControllerE2E : public ::testing::Test {
         "controller",
         "--kubeconfig=" + (kubeconfig.empty() ? kube_->kubeconfig_path() : kubeconfig),
         "--etcd-endpoints=" + etcd_->endpoint(),
-        "--interval=1",
-        "--ttl=10",
-        "--status-sync-period=1",
         "--instance=" + instance,
-        "--leader-elect",
         "--leader-election-namespace=default",
         "--leader-elect-lease-duration=4",
         "--leader-elect-renew-deadline=3",
         "--leader-elect-retry-period=1",
         absl::StrCat("--metrics-bind-address=127.0.0.1:", r.metrics_port),
         absl::StrCat("--health-probe-bind-address=127.0.0.1:", r.health_port)};
-    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), flags.begin(), flags.end());
     r.process = std::make_unique<Process>(
         argv, absl::StrCat(dir_, "/", instance, "-", ++controllers_, ".log"));
     return r;

@@ -206,6 +206,24 @@ TEST_F(EngineFixture, AdoptsALiveLeaseInsteadOfGrantingOne) {
   EXPECT_EQ(engine_->stats().leases_adopted.load(), 1u);
 }
 
+TEST_F(EngineFixture, AnAdoptedKeyIsRewrittenAtOnceNotAtItsNextBeat) {
+  int64_t lease = etcd_.SeedLease(60);
+  HealthValue old;
+  old.timestamp = clock_.WallNow() - absl::Seconds(40);
+  old.identifier = "a.b";
+  old.heartbeat_count = 7;
+  etcd_.Seed(Key("a.b"), RenderHealthValue(old), lease);
+  Start();
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(50), 60)).ok());
+  Run(absl::Seconds(1));  // the beat's own phase lies anywhere in the next 50 s
+  EXPECT_EQ(etcd_.calls(FakeEtcd::Op::kGrant), 0);
+  EXPECT_EQ(Count("a.b"), 8u) << "the former writer's value is replaced at adoption";
+  auto value = ParseHealthValue(etcd_.Get(Key("a.b"))->value);
+  ASSERT_TRUE(value.ok());
+  EXPECT_GE(value->timestamp, clock_.WallNow() - absl::Seconds(1));
+  EXPECT_EQ(etcd_.Get(Key("a.b"))->lease, lease);
+}
+
 TEST_F(EngineFixture, AdoptionOfAnExpiredLeaseGrantsANewOne) {
   int64_t lease = etcd_.SeedLease(3);
   HealthValue old;

@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   std::string endpoints = "127.0.0.1:2379", mode = "every-beat", lease_mode = "per-capability";
   int shared_leases = 16;
   int max_in_flight = 512, threads = 1;
-  double batch_window_ms = 100;
+  double batch_window_ms = 200;
   CLI::App app{"Heartbeat engine benchmark against a running etcd"};
   app.add_option("-n,--capabilities", count, "Capabilities")->capture_default_str();
   app.add_option("-d,--duration", duration_s, "Measured seconds")->capture_default_str();

@@ -68,7 +68,8 @@ void AddEngineFlags(CLI::App& command, EngineFlags& flags) {
   command
       .add_option("--batch-window", flags.batch_window_ms,
                   "Milliseconds of scheduled work handled per wake-up: beats are at most this "
-                  "late, and fewer wake-ups cost less CPU")
+                  "late (and never more than a quarter of the shortest interval), and fewer "
+                  "wake-ups cost less CPU")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1000}));
   command

@@ -24,7 +24,7 @@ struct EngineFlags {
   double shutdown_timeout = 10;
   int max_in_flight = 512;
   int max_batch = 128;
-  int64_t batch_window_ms = 100;
+  int64_t batch_window_ms = 200;
   int64_t stats_interval = 0;
   std::string log_format = "text";
   // Health checks (check/checker.h).

@@ -56,17 +56,23 @@ struct Call {
 
 class GrpcProber::Impl {
  public:
-  explicit Impl(std::string files_dir)
-      : files_dir_(std::move(files_dir)), thread_([this] { Loop(); }) {}
+  explicit Impl(std::string files_dir) : files_dir_(std::move(files_dir)) {}
 
   ~Impl() {
+    bool started;
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
       for (Call* c : calls_) c->context.TryCancel();
+      started = thread_.joinable();
     }
     cq_.Shutdown();
-    thread_.join();  // drains every tag, deleting the calls without calling `done`
+    // Drains every tag, deleting the calls without calling `done`.
+    if (started) {
+      thread_.join();
+    } else {
+      Loop();  // nothing was ever queued: returns at once
+    }
   }
 
   void Probe(const CheckSpec& spec, ProbeDone done) {
@@ -87,6 +93,9 @@ class GrpcProber::Impl {
       delete call;
       return;
     }
+    // The thread starts with the first probe: an idle completion queue thread would still take
+    // turns polling every gRPC connection of the process (etcd's too), for nothing.
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
     Health::Stub& stub = StubFor(spec);
     calls_.insert(call);
     call->reader = stub.PrepareAsyncCheck(&call->context, request, &cq_);
@@ -158,7 +167,7 @@ class GrpcProber::Impl {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_set<Call*> calls_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::unique_ptr<Health::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
-  std::thread thread_;  // last: starts after the members it uses
+  std::thread thread_;  // started under mu_ by the first Probe(); joined by the destructor
 };
 
 GrpcProber::GrpcProber(std::string files_dir)

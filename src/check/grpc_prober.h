@@ -1,5 +1,6 @@
 // GrpcProber: grpc.health.v1.Health/Check probes (the standard gRPC health protocol,
-// proto/grpc/health/v1/health.proto), asynchronous on one completion queue and thread.
+// proto/grpc/health/v1/health.proto), asynchronous on one completion queue and thread (started by
+// the first probe).
 //
 // One channel per target (host:port and TLS settings), kept for later probes, so a probe
 // is one call on an open HTTP/2 connection. SERVING passes; NOT_SERVING, SERVICE_UNKNOWN,

@@ -54,6 +54,9 @@ class Logger {
   std::ostream* out_ ABSL_GUARDED_BY(mu_);
 };
 
+// Whether debug lines are written: a hot path checks it before building a line's fields
+// (which LogDebug's arguments build even when the line is dropped).
+inline bool DebugLogging() { return Logger::Default().Enabled(LogLevel::kDebug); }
 inline void LogDebug(absl::string_view msg, std::initializer_list<LogField> fields = {}) {
   if (Logger::Default().Enabled(LogLevel::kDebug))
     Logger::Default().Log(LogLevel::kDebug, msg, fields);

@@ -41,7 +41,7 @@ void KeepAliveStream::MaybeWrite() {
   if (queue_.empty() || Writing()) return;
   LeaseKeepAliveRequest request;
   request.set_id(queue_.front());
-  if (!Write(request)) return;
+  if (!Write(request, /*more=*/queue_.size() > 1)) return;
   ExpectAnswer();
   queued_.erase(queue_.front());
   queue_.pop_front();

@@ -126,13 +126,15 @@ void ReconnectingStream<Request, Response>::OnStarted(Attempt* a, bool ok) {
 }
 
 template <typename Request, typename Response>
-bool ReconnectingStream<Request, Response>::Write(const Request& request) {
+bool ReconnectingStream<Request, Response>::Write(const Request& request, bool more) {
   Attempt* a = attempt_.get();
   if (state_ != State::kUp || a == nullptr || a->writing || a->finishing) return false;
   a->write_request = request;
   a->writing = true;
   ++a->ops;
-  a->rw->Write(a->write_request, a->write_tag.get());
+  grpc::WriteOptions options;
+  if (more) options.set_buffer_hint();  // sent with the next write that has no hint
+  a->rw->Write(a->write_request, options, a->write_tag.get());
   return true;
 }
 

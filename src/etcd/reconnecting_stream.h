@@ -75,8 +75,10 @@ class ReconnectingStream {
 
   // --- for the hooks and subclasses, with mu_ held ---
   // Writes on the current attempt; false when one write is in flight already or the stream
-  // is not up (one write at a time: the request buffer lives until it completes).
-  bool Write(const Request& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // is not up (one write at a time: the request buffer lives until it completes). With
+  // `more`, gRPC may hold the message back until the next write without it, so that a burst
+  // of requests leaves in one send instead of one each.
+  bool Write(const Request& request, bool more = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Writing() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The stream works: the next failure reconnects after the initial delay again.
   void ResetBackoff() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { backoff_.Reset(); }

@@ -72,6 +72,7 @@ std::optional<check::CheckSeed> HeartbeatEngine::CheckSeedFor(const std::string&
 absl::Time HeartbeatEngine::RunDue() { return impl_->RunDue(); }
 void HeartbeatEngine::BeginShutdown(bool revoke) { impl_->BeginShutdown(revoke); }
 void HeartbeatEngine::RescanExistingKeys() { impl_->RescanExistingKeys(); }
+absl::Duration HeartbeatEngine::ShortestInterval() const { return impl_->ShortestInterval(); }
 bool HeartbeatEngine::Drained() const { return impl_->Drained(); }
 std::optional<HeartbeatStatus> HeartbeatEngine::GetStatus(const std::string& id) const {
   return impl_->GetStatus(id);
@@ -135,6 +136,7 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
       entry->incarnation = next_incarnation_++;
       entry->role = SharedMode() ? Role::kMember : Role::kOwn;
       entry->spec = spec;
+      ++intervals_[spec.interval];
       entry->key = HealthKey(options_.key_prefix, spec.identifier);
       Entry& e = *entry;
       slots_[slot] = std::move(entry);
@@ -148,6 +150,10 @@ absl::Status HeartbeatEngine::Impl::Upsert(const CapabilitySpec& spec) {
       if (e.handing_over) TakeBack(e, now, fx);
       CapabilitySpec old = e.spec;
       e.spec = spec;
+      if (old.interval != spec.interval) {
+        ForgetInterval(old.interval);
+        ++intervals_[spec.interval];
+      }
       ExpectCheck(e);
       if (old.ttl_seconds != spec.ttl_seconds && e.role == Role::kMember) {
         if (e.shared) Move(e, now, fx);  // to a lease of the new TTL; the key moves with a put
@@ -244,6 +250,7 @@ void HeartbeatEngine::Impl::EraseEntry(Entry& e, bool revoke, uint64_t removal, 
   SetLeaseState(e, LeaseTrack::State::kGranting);
   fx.changed.push_back(e.spec.identifier);
   by_id_.erase(e.spec.identifier);
+  ForgetInterval(e.spec.interval);
   uint32_t slot = e.slot;
   slots_[slot].reset();  // queued and heap items for this slot are now stale
   free_slots_.push_back(slot);
@@ -285,6 +292,16 @@ bool HeartbeatEngine::Impl::Drained() const {
   return shutting_down_ && in_flight_ == 0 && cleanups_.empty() && scan_ != ScanState::kInFlight;
 }
 
+absl::Duration HeartbeatEngine::Impl::ShortestInterval() const {
+  absl::MutexLock lock(&mu_);
+  return intervals_.empty() ? absl::InfiniteDuration() : intervals_.begin()->first;
+}
+
+void HeartbeatEngine::Impl::ForgetInterval(absl::Duration interval) {
+  auto it = intervals_.find(interval);
+  if (it != intervals_.end() && --it->second == 0) intervals_.erase(it);
+}
+
 absl::Time HeartbeatEngine::Impl::RunDue() {
   Effects fx;
   absl::Time next;
@@ -295,6 +312,7 @@ absl::Time HeartbeatEngine::Impl::RunDue() {
   }
   {
     absl::MutexLock lock(&mu_);
+    fx.actions.reserve(actions_hint_);  // a batch's actions without growing the vector
     absl::Time now = clock_.Now();
     for (const KeepAliveAnswer& answer : answers) ApplyKeepAlive(answer, fx);
     if (scan_ == ScanState::kWaiting && now >= scan_retry_at_ && !shutting_down_) {
@@ -317,6 +335,7 @@ absl::Time HeartbeatEngine::Impl::RunDue() {
     next = heap_.empty() ? absl::InfiniteFuture() : heap_.top().due;
     if (scan_ == ScanState::kWaiting && !shutting_down_) next = std::min(next, scan_retry_at_);
     announced_ = next;
+    actions_hint_ = std::max(fx.actions.size(), actions_hint_ - actions_hint_ / 8);
   }
   Apply(fx);
   return next;

@@ -181,6 +181,9 @@ class HeartbeatEngine {
   // Does everything due at clock.Now(): adoption scan, grants, puts, keep-alives, lease
   // deadline checks, revokes. Returns when it next has work (InfiniteFuture: none).
   absl::Time RunDue();
+  // The shortest interval among the capabilities (InfiniteDuration when there are none), for
+  // a driver that batches wake-ups to keep each beat's delay a small part of its interval.
+  absl::Duration ShortestInterval() const;
 
   // Reads the existing health keys again before granting anything new, so that leases
   // renewed by another process since start-up (a former leader) are adopted.

@@ -229,7 +229,9 @@ void HeartbeatEngine::Impl::LogLimited(LogLevel level, absl::string_view msg,
 
 std::string HeartbeatEngine::Impl::RenderValue(const Entry& e, absl::Time wall_now,
                                                uint64_t count) const {
-  HealthValue value;
+  // One value reused for every beat: assigning its strings keeps their capacity.
+  HealthValue& value = scratch_value_;
+  value.status = "healthy";
   value.timestamp = wall_now;
   value.identifier = e.spec.identifier;
   value.heartbeat_count = count;
@@ -239,8 +241,17 @@ std::string HeartbeatEngine::Impl::RenderValue(const Entry& e, absl::Time wall_n
   value.mode = WriteModeName(options_.mode);
   value.source = e.spec.source;
   value.writer = options_.writer;
+  value.check.clear();
+  value.reason.clear();
+  value.since = absl::InfinitePast();
+  value.consecutive_failures = 0;
+  value.latency = -absl::InfiniteDuration();
+  value.dependencies.clear();
+  value.flapping = false;
   RenderCheckFields(e, value);
-  return RenderHealthValue(value);
+  std::string out;
+  RenderHealthValue(value, out);
+  return out;
 }
 
 HeartbeatStatus HeartbeatEngine::Impl::Snapshot(const Entry& e) const {

@@ -189,22 +189,41 @@ void HeartbeatEngine::Impl::IssuePuts(std::vector<Action*>& puts) {
                 });
       continue;
     }
-    // One unknown lease fails the whole transaction: then each put goes alone, so
-    // that only the capabilities whose lease is gone re-grant.
-    auto retry = std::make_shared<std::vector<etcd::PutRequest>>(requests);
     etcd_.PutBatch(std::move(requests),
-                   [this, metas = std::move(metas), retry](absl::StatusOr<etcd::PutResult> result) {
-                     if (result.status().code() != absl::StatusCode::kNotFound) {
+                   [this, metas = std::move(metas)](absl::StatusOr<etcd::PutResult> result) {
+                     if (result.status().code() == absl::StatusCode::kNotFound) {
+                       PutAlone(metas, result.status());
+                     } else {
                        OnPuts(metas, result.status());
-                       return;
-                     }
-                     for (size_t i = 0; i < metas.size(); ++i) {
-                       etcd_.Put(std::move((*retry)[i]),
-                                 [this, meta = metas[i]](absl::StatusOr<etcd::PutResult> single) {
-                                   OnPuts({meta}, single.status());
-                                 });
                      }
                    });
+  }
+}
+
+void HeartbeatEngine::Impl::PutAlone(const std::vector<PutMeta>& metas,
+                                     const absl::Status& refused) {
+  // Rendered again rather than kept from the transaction: no copy of every batch for a case
+  // this rare. A capability removed or on another lease since gets the refusal itself.
+  std::vector<std::pair<PutMeta, etcd::PutRequest>> again;
+  std::vector<PutMeta> answered;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time wall_now = clock_.WallNow();
+    for (const PutMeta& meta : metas) {
+      Entry* e = Find(meta.slot, meta.incarnation);
+      if (e == nullptr || e->lease.id != meta.lease) {
+        answered.push_back(meta);
+        continue;
+      }
+      again.emplace_back(
+          meta, etcd::PutRequest{e->key, RenderValue(*e, wall_now, meta.count), meta.lease});
+    }
+  }
+  if (!answered.empty()) OnPuts(answered, refused);
+  for (auto& [meta, request] : again) {
+    etcd_.Put(std::move(request), [this, meta = meta](absl::StatusOr<etcd::PutResult> single) {
+      OnPuts({meta}, single.status());
+    });
   }
 }
 
@@ -259,7 +278,9 @@ void HeartbeatEngine::Impl::HandlePut(const PutMeta& put, const absl::Status& st
       QueueRevoke(e->lease.stale);
       e->lease.stale = 0;
     }
-    LogDebug("Heartbeat sent", {{"id", e->spec.identifier}, {"count", put.count}});
+    if (DebugLogging()) {
+      LogDebug("Heartbeat sent", {{"id", e->spec.identifier}, {"count", put.count}});
+    }
   } else if (status.code() == absl::StatusCode::kNotFound && e->role == Role::kMember) {
     Entry* lease = Resolve(e->shared);
     std::string why = absl::StrCat("put refused: ", status.message());

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
@@ -98,6 +99,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   absl::Status Upsert(const CapabilitySpec& spec);
   void Remove(const std::string& identifier, Removal removal, RemovalDone done);
   absl::Time RunDue();
+  absl::Duration ShortestInterval() const;
   void BeginShutdown(bool revoke);
   void RescanExistingKeys();
   bool Drained() const;
@@ -170,6 +172,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
 
   // --- under mu_: engine.cc ---
   Entry* Find(uint32_t slot, uint64_t incarnation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetInterval(absl::Duration interval) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint32_t AllocateSlot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Schedule(Entry& e, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool TakeSlot(Entry& e, Track track, bool urgent, absl::Time scheduled)
@@ -312,6 +315,10 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   // Issues the puts among `actions`, up to `max_batch` per etcd transaction.
   void IssuePuts(std::vector<Action*>& puts);
   void OnPuts(const std::vector<PutMeta>& puts, const absl::Status& status);
+  // One unknown lease failed a transaction as a whole (`refused`): each of its puts goes
+  // again alone, so that only the capabilities whose lease is gone re-grant.
+  void PutAlone(const std::vector<PutMeta>& metas, const absl::Status& refused)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void HandlePut(const PutMeta& put, const absl::Status& status, absl::Time now, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnRevoke(int64_t lease, uint64_t removal, absl::Status status);
@@ -335,6 +342,12 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);
   uint64_t next_incarnation_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<std::string, uint32_t> by_id_ ABSL_GUARDED_BY(mu_);
+  // How many capabilities have each interval (ShortestInterval()).
+  absl::btree_map<absl::Duration, int64_t> intervals_ ABSL_GUARDED_BY(mu_);
+  // About as many actions as the last RunDue()s had (decays by an eighth per call).
+  size_t actions_hint_ ABSL_GUARDED_BY(mu_) = 0;
+  // RenderValue()'s scratch value (every field is set before each use).
+  mutable HealthValue scratch_value_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int64_t, uint32_t> by_lease_ ABSL_GUARDED_BY(mu_);
   std::priority_queue<HeapItem, std::vector<HeapItem>, std::greater<HeapItem>> heap_
       ABSL_GUARDED_BY(mu_);

@@ -34,8 +34,10 @@ void EngineRunner::Loop() {
         done_.NotifyAll();
       }
     }
-    // Sleep until `next` (at most a second, as a safety net) unless woken.
-    wake_.WaitUntil(std::clamp(next, ran + min_period_, ran + absl::Seconds(1)), epoch);
+    // Sleep until `next` (at most a second, as a safety net) unless woken; the batching window
+    // stays within a quarter of the shortest interval, so no beat is late by more than that.
+    absl::Duration window = std::min(min_period_, engine_.ShortestInterval() / 4);
+    wake_.WaitUntil(std::clamp(next, ran + window, ran + absl::Seconds(1)), epoch);
   }
 }
 

@@ -25,22 +25,31 @@ absl::StatusOr<int64_t> ParseLeaseIdHex(absl::string_view hex) {
 
 namespace {
 
-// A JSON string literal for `s` (quotes included).
-std::string Quote(const std::string& s) {
+// Appends `name` (a JSON member name with its colon, e.g. ",\"mode\":") and the JSON string
+// literal for `s`.
+void AppendQuoted(std::string& out, absl::string_view name, const std::string& s) {
+  out.append(name.data(), name.size());
   bool plain = true;
   for (char c : s) {
     if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) plain = false;
   }
-  if (plain) return absl::StrCat("\"", s, "\"");
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!plain) {
+    out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
+  }
+  out.push_back('"');
+  out += s;
+  out.push_back('"');
 }
 
 void RenderCheck(const HealthValue& v, std::string& out) {
-  absl::StrAppend(&out, ",\"check\":", Quote(v.check));
-  if (!v.reason.empty()) absl::StrAppend(&out, ",\"reason\":", Quote(v.reason));
+  AppendQuoted(out, ",\"check\":", v.check);
+  if (!v.reason.empty()) AppendQuoted(out, ",\"reason\":", v.reason);
   if (v.check == "none") return;
   if (v.since != absl::InfinitePast()) {
-    absl::StrAppend(&out, ",\"since\":\"", FormatRfc3339(v.since), "\"");
+    out += ",\"since\":\"";
+    AppendRfc3339(v.since, out);
+    out.push_back('"');
   }
   absl::StrAppend(&out, ",\"consecutive_failures\":", v.consecutive_failures);
   if (v.latency >= absl::ZeroDuration()) {
@@ -53,12 +62,27 @@ void RenderCheck(const HealthValue& v, std::string& out) {
 
 }  // namespace
 
-// Written field by field rather than through a JSON document: this runs for every beat.
 std::string RenderHealthValue(const HealthValue& v) {
-  std::string out = absl::StrCat(
-      "{\"status\":", Quote(v.status), ",\"timestamp\":\"", FormatRfc3339(v.timestamp),
-      "\",\"namespace\":", Quote(v.identifier), ",\"heartbeat_count\":", v.heartbeat_count);
-  if (v.lease_id != 0) absl::StrAppend(&out, ",\"lease_id\":\"", LeaseIdHex(v.lease_id), "\"");
+  std::string out;
+  RenderHealthValue(v, out);
+  return out;
+}
+
+// Written field by field into one buffer rather than through a JSON document: this runs for
+// every beat.
+void RenderHealthValue(const HealthValue& v, std::string& out) {
+  out.clear();
+  out.reserve(256 + v.identifier.size() + v.source.size() + v.writer.size() + v.reason.size() +
+              v.dependencies.size());
+  AppendQuoted(out, "{\"status\":", v.status);
+  out += ",\"timestamp\":\"";
+  AppendRfc3339(v.timestamp, out);
+  out.push_back('"');
+  AppendQuoted(out, ",\"namespace\":", v.identifier);
+  absl::StrAppend(&out, ",\"heartbeat_count\":", v.heartbeat_count);
+  if (v.lease_id != 0) {
+    absl::StrAppend(&out, ",\"lease_id\":\"", absl::Hex(static_cast<uint64_t>(v.lease_id)), "\"");
+  }
   if (v.ttl_seconds > 0) absl::StrAppend(&out, ",\"ttl\":", v.ttl_seconds);
   if (v.interval > absl::ZeroDuration()) {
     // Seconds with up to six decimals: exact for the microsecond intervals a parse yields.
@@ -70,12 +94,11 @@ std::string RenderHealthValue(const HealthValue& v) {
       absl::StrAppend(&out, ".", fraction);
     }
   }
-  if (!v.mode.empty()) absl::StrAppend(&out, ",\"mode\":", Quote(v.mode));
-  if (!v.source.empty()) absl::StrAppend(&out, ",\"source\":", Quote(v.source));
-  if (!v.writer.empty()) absl::StrAppend(&out, ",\"writer\":", Quote(v.writer));
+  if (!v.mode.empty()) AppendQuoted(out, ",\"mode\":", v.mode);
+  if (!v.source.empty()) AppendQuoted(out, ",\"source\":", v.source);
+  if (!v.writer.empty()) AppendQuoted(out, ",\"writer\":", v.writer);
   if (!v.check.empty()) RenderCheck(v, out);
   out.push_back('}');
-  return out;
 }
 
 namespace {

@@ -23,6 +23,8 @@
 
 namespace hb::heartbeat {
 
+// HeartbeatEngine reuses one value for every beat and sets each field before rendering
+// (engine_eval.cc, RenderValue): a new field must be set there too.
 struct HealthValue {
   std::string status = "healthy";
   absl::Time timestamp;
@@ -46,6 +48,8 @@ struct HealthValue {
 };
 
 std::string RenderHealthValue(const HealthValue& value);
+// The same into `out` (replaced; its capacity is reused).
+void RenderHealthValue(const HealthValue& value, std::string& out);
 // Reads a value written by this project or by the original service (extra fields and
 // missing optional fields are fine; status, timestamp and namespace are required).
 absl::StatusOr<HealthValue> ParseHealthValue(absl::string_view json);

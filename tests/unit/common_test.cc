@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <random>
 #include <sstream>
 
 #include "common/backoff.h"
@@ -79,6 +80,29 @@ TEST(HistogramTest, SmallAndNegativeValues) {
   h.Record(absl::Microseconds(-5));  // clock skew must not crash or corrupt
   EXPECT_EQ(h.Count(), 2u);
   EXPECT_LE(h.Percentile(1.0), absl::Microseconds(3));
+}
+
+TEST(TimeFormatTest, Rfc3339WithoutTimeZoneLookupMatchesAbseil) {
+  auto reference = [](absl::Time t) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
+  };
+  std::vector<absl::Time> times = {
+      absl::UnixEpoch(),
+      absl::FromUnixMicros(951782400000000 - 1),  // 2000-02-28T23:59:59.999999Z
+      absl::FromUnixSeconds(951782400 + 86400),   // 2000-02-29 (a leap day of a 400th year)
+      absl::FromUnixSeconds(4107542400),          // 2100-03-01 (2100 is no leap year)
+      absl::FromUnixMicros(253402300799999999),   // 9999-12-31T23:59:59.999999Z
+      absl::FromUnixMicros(-1),                   // before 1970: the slow path
+      absl::FromUnixSeconds(253402300800),        // year 10000: the slow path
+  };
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 20000; ++i) {
+    times.push_back(absl::FromUnixMicros(static_cast<int64_t>(random() % 253402300800000000)));
+  }
+  for (absl::Time t : times) ASSERT_EQ(FormatRfc3339(t), reference(t)) << absl::ToUnixMicros(t);
+  std::string out = "x";
+  AppendRfc3339(absl::FromUnixSeconds(1763245800), out);
+  EXPECT_EQ(out, "x2025-11-15T22:30:00.000000Z");
 }
 
 TEST(TimeFormatTest, Rfc3339RoundTripsWithZ) {

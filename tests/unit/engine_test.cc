@@ -73,6 +73,24 @@ TEST_F(EngineFixture, KeepAlivesFollowTheTtlNotTheInterval) {
   EXPECT_GE(Count("a.b"), 55u);
 }
 
+TEST_F(EngineFixture, ShortestIntervalFollowsTheFleet) {
+  Start();
+  EXPECT_EQ(engine_->ShortestInterval(), absl::InfiniteDuration()) << "no capability";
+  ASSERT_TRUE(engine_->Upsert(Spec("a.b", absl::Seconds(10), 30)).ok());
+  ASSERT_TRUE(engine_->Upsert(Spec("c.d", absl::Seconds(2), 30)).ok());
+  ASSERT_TRUE(engine_->Upsert(Spec("e.f", absl::Seconds(2), 30)).ok());
+  EXPECT_EQ(engine_->ShortestInterval(), absl::Seconds(2));
+  ASSERT_TRUE(engine_->Upsert(Spec("c.d", absl::Seconds(20), 30)).ok());  // changed
+  EXPECT_EQ(engine_->ShortestInterval(), absl::Seconds(2)) << "e.f still has 2 s";
+  engine_->Remove("e.f", HeartbeatEngine::Removal::kDeleteKey);
+  Run(absl::Seconds(1));
+  EXPECT_EQ(engine_->ShortestInterval(), absl::Seconds(10));
+  engine_->Remove("a.b", HeartbeatEngine::Removal::kLetExpire);
+  engine_->Remove("c.d", HeartbeatEngine::Removal::kLetExpire);
+  Run(absl::Seconds(1));
+  EXPECT_EQ(engine_->ShortestInterval(), absl::InfiniteDuration());
+}
+
 TEST_F(EngineFixture, RejectsInvalidSpecs) {
   Start();
   EXPECT_EQ(engine_->Upsert(Spec("a", absl::Seconds(10), 1)).code(),

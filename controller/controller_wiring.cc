@@ -84,7 +84,17 @@ LeaderElection::LeaderElection(const ControllerFlags& flags, const std::string& 
     shared_->lost.store(true);
   };
   elector_ = std::make_unique<leader::LeaderElector>(*kube, RealClock::Get(), le, callbacks);
-  thread_ = std::thread([this] { elector_->Run(cancel_); });
+  thread_ = std::thread([this] {
+    if (shards_ != nullptr) {
+      // A shard member joins once its caches have listed: the others keep its share (and
+      // write it) meanwhile, instead of handing it over to a replica that cannot adopt it yet.
+      while (!controller_.Synced() && RealClock::Get().SleepFor(absl::Milliseconds(100), cancel_)) {
+      }
+      if (cancel_.IsCancelled()) return;
+      LogInfo("Caches synced; joining the shard members");
+    }
+    elector_->Run(cancel_);
+  });
 }
 
 void LeaderElection::CapPermit(absl::Time until) {

@@ -41,7 +41,9 @@ class LeaderElection {
  public:
   // `kube` (null without --leader-elect) and `host` must outlive this object.
   // With `shards` (--shards auto) it elects this replica on a Lease of its own (see
-  // shard_wiring.h): taking the fence lets the workers run and starts the join wait; the
+  // shard_wiring.h), once the operator's caches have listed (Synced()), so that the others
+  // keep this replica's share until it can adopt it: taking the fence lets the workers run
+  // and starts the join wait; the
   // write permit is also capped by CapPermit(), the validity of the last membership view.
   LeaderElection(const ControllerFlags& flags, const std::string& instance, kube::KubeClient* kube,
                  EngineHost& host, op::Operator& controller, ShardCoordinator* shards = nullptr);

@@ -13,6 +13,8 @@
 //  - a replica writes only while its own Lease is renewed (renew deadline) and while its
 //    last view of the members is younger than the renew deadline (the write permit is the
 //    earlier of the two), so a replica that cannot renew or cannot list stops writing;
+//  - a replica takes its Lease only once its caches have listed, so a member never appears
+//    before it could adopt its share;
 //  - a replica that joins (or comes back) owns nothing until renew deadline + etcd call
 //    timeout after it took its Lease and fence: by then every other replica has either seen
 //    it (and handed over) or lost its permit, and their puts in flight have been answered;

@@ -391,6 +391,8 @@ void HeartbeatEngine::Impl::SetLeaseState(Entry& e, LeaseTrack::State state) {
     held_ -= lease;
     held_keys_ -= key;
   }
+  probing_ +=
+      (state == LeaseTrack::State::kProbing) - (e.lease.state == LeaseTrack::State::kProbing);
   e.lease.state = state;
   if (e.lease.Holding()) {
     held_ += lease;

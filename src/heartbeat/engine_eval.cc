@@ -85,7 +85,10 @@ void HeartbeatEngine::Impl::EvaluateGranting(Entry& e, absl::Time now, Effects& 
       e.lease.id = found.lease;
       e.heartbeat_count = found.count;
       by_lease_[found.lease] = e.slot;
-      e.lease.probe_deadline = now + options_.keepalive_timeout;
+      // Thousands adopted at once (a restart, a shard's share) queue their probes on the one
+      // stream: a millisecond more per probe ahead of this one, so that an answer etcd is
+      // merely slow to give is not taken for a lease it lacks (which it answers with TTL 0).
+      e.lease.probe_deadline = now + options_.keepalive_timeout + absl::Milliseconds(probing_ - 1);
       NoteKeepAliveSent(e, now);
       fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, found.lease});
       return;

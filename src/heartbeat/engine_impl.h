@@ -384,6 +384,7 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   std::vector<KeepAliveAnswer> inbox_ ABSL_GUARDED_BY(inbox_mu_);
   int64_t held_ ABSL_GUARDED_BY(mu_) = 0;       // leases held (kOwn and kShared entries)
   int64_t held_keys_ ABSL_GUARDED_BY(mu_) = 0;  // capabilities holding one (kOwn, kMember)
+  int64_t probing_ ABSL_GUARDED_BY(mu_) = 0;    // entries probing a lease found (kProbing)
 
   bool stream_up_ ABSL_GUARDED_BY(mu_) = false;
   bool stream_was_up_ ABSL_GUARDED_BY(mu_) = false;

@@ -127,7 +127,8 @@ class KubeClient {
 };
 
 // All pages of a List (following continue tokens); `options.limit` is the page size. The
-// result's resource_version is the first page's.
+// result's resource_version is the first page's. When a continue token has expired (410),
+// the list is read again in one unpaginated response (its own resource_version).
 absl::StatusOr<ListResult> ListAll(KubeClient& client, const ResourceRef& ref, ListOptions options);
 
 }  // namespace hb::kube

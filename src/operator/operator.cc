@@ -167,7 +167,12 @@ ReconcileResult Operator::ReconcileSafely(const std::string& identifier) {
   }
 }
 
-void Operator::ResyncAll() { Enqueue(index_.Identifiers()); }
+void Operator::ResyncAll() {
+  std::vector<std::string> identifiers = index_.Identifiers();
+  // Heartbeats first (no API request each), then the full reconciles with their status writes.
+  for (const std::string& id : identifiers) reconciler_->StartHeartbeat(id);
+  Enqueue(identifiers);
+}
 
 void Operator::Enqueue(const std::vector<std::string>& identifiers) {
   for (const std::string& id : identifiers) queue_->Add(id);

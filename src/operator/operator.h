@@ -64,7 +64,8 @@ class Operator {
   void Start(bool lead);
   // Lets the workers run (this replica became the leader).
   void Lead();
-  // Reconciles every declared identifier again (the shard members changed).
+  // Reconciles every declared identifier again (the shard members changed): the heartbeats
+  // of those owned start at once, the rest of each reconcile follows on the workers.
   void ResyncAll();
   // True once every informer has listed (a standby is ready too).
   bool Synced() const { return synced_.load(); }

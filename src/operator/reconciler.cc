@@ -72,24 +72,44 @@ CapabilityReconciler::CapabilityReconciler(kube::KubeClient& kube,
       clock_(clock),
       options_(std::move(options)) {}
 
+namespace {
+
+bool Runs(const Declaration* winner) {
+  return winner != nullptr && !winner->deleting && winner->invalid.empty() && winner->service &&
+         !winner->paused;
+}
+
+}  // namespace
+
+heartbeat::CapabilitySpec CapabilityReconciler::SpecOf(const std::string& identifier,
+                                                       const Declaration& winner) const {
+  heartbeat::CapabilitySpec spec{
+      identifier, absl::Seconds(winner.interval_seconds), winner.ttl_seconds, winner.source, {}};
+  spec.check = std::make_shared<const check::CheckSpec>(
+      options_.health_checks ? winner.check : check::NoCheck("health checks are turned off"));
+  return spec;
+}
+
+void CapabilityReconciler::StartHeartbeat(const std::string& identifier) {
+  IndexEntry entry = index_.Get(identifier);
+  int winner_index = capability::Winner(entry.declarations);
+  const Declaration* winner = winner_index >= 0 ? &entry.declarations[winner_index] : nullptr;
+  if (!Runs(winner)) return;  // stopping is the full reconcile's business
+  heartbeat::CapabilitySpec spec = SpecOf(identifier, *winner);
+  IfOwned(identifier, [&] { engine_.Upsert(spec).IgnoreError(); });  // Reconcile() reports
+}
+
 ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
   ReconcileResult result;
   if (!IfOwned(identifier, [] {})) return HandOver(identifier);
   IndexEntry entry = index_.Get(identifier);
   int winner_index = capability::Winner(entry.declarations);
   const Declaration* winner = winner_index >= 0 ? &entry.declarations[winner_index] : nullptr;
-  bool run = winner != nullptr && !winner->deleting && winner->invalid.empty() && winner->service &&
-             !winner->paused;
+  bool run = Runs(winner);
 
   // 1. The heartbeat.
   if (run) {
-    heartbeat::CapabilitySpec spec{identifier,
-                                   absl::Seconds(winner->interval_seconds),
-                                   winner->ttl_seconds,
-                                   winner->source,
-                                   {}};
-    spec.check = std::make_shared<const check::CheckSpec>(
-        options_.health_checks ? winner->check : check::NoCheck("health checks are turned off"));
+    heartbeat::CapabilitySpec spec = SpecOf(identifier, *winner);
     absl::Status upserted;
     if (!IfOwned(identifier, [&] { upserted = engine_.Upsert(spec); })) return HandOver(identifier);
     if (!upserted.ok()) result.status = upserted;

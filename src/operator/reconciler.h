@@ -78,6 +78,11 @@ class CapabilityReconciler {
                        ReconcilerOptions options);
 
   ReconcileResult Reconcile(const std::string& identifier);
+  // Step 1 of Reconcile() alone, for an owned identifier whose winning declaration runs: starts
+  // (or updates) its heartbeat without any API request. A replica that gains thousands of
+  // identifiers at once thereby adopts their leases at once, before its reconciles (and their
+  // status writes) catch up. Does nothing for an identifier not owned or not running.
+  void StartHeartbeat(const std::string& identifier);
 
   // How many Capability objects (resources and mirrors) are in each phase, by source kind
   // ("resource" or "configmap"): {{source, phase} -> count}, for metrics.
@@ -107,6 +112,9 @@ class CapabilityReconciler {
   bool IfOwned(const std::string& identifier, absl::FunctionRef<void()> act);
   // Another replica owns `identifier`: hand its heartbeat over and forget its objects.
   ReconcileResult HandOver(const std::string& identifier);
+  // The heartbeat of `identifier` as its winning declaration (running) asks for it.
+  heartbeat::CapabilitySpec SpecOf(const std::string& identifier,
+                                   const capability::Declaration& winner) const;
   // Drops what is kept per object (phase, last writes) for the objects `identifier` no
   // longer has: deleted ones leave the phase metrics.
   void ForgetObjectsOtherThan(const std::string& identifier, const std::set<std::string>& targets);

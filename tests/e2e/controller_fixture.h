@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,8 +37,13 @@ class ControllerE2E : public ::testing::Test {
     ASSERT_EQ(established.exit_code, 0) << established.output;
   }
 
+  // HB_KEEP_TEST_DIRS=1 keeps the work directory (the controllers' logs) for a look afterwards.
   void TearDown() override {
     controller_.reset();
+    if (std::getenv("HB_KEEP_TEST_DIRS") != nullptr) {
+      std::cerr << "kept " << dir_ << "\n";
+      return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }

@@ -259,6 +259,25 @@ TEST_F(FakeKubeClientTest, PagesComeFromOneSnapshot) {
   EXPECT_THAT(Names(*all), ElementsAre("a", "b", "bb", "d", "e"));
 }
 
+TEST_F(FakeKubeClientTest, ListAllReadsEverythingAtOnceWhenItsContinueTokenExpired) {
+  for (const char* name : {"a", "b", "c", "d", "e"}) {
+    ASSERT_TRUE(fake_.Create(kConfigMaps, ConfigMap(name, {})).ok());
+  }
+  // The first page passes; the second, with the continue token, finds the snapshot compacted.
+  fake_.FailNext(Verb::kList, absl::OkStatus());
+  fake_.FailNext(Verb::kList, kube::MakeApiError({410, "Expired", "continue too old", {}}));
+  kube::ListOptions paged;
+  paged.limit = 2;
+  auto all = kube::ListAll(fake_, kConfigMaps, paged);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_THAT(Names(*all), ElementsAre("a", "b", "c", "d", "e")) << "each object once";
+  EXPECT_FALSE(all->resource_version.empty());
+
+  fake_.FailNext(Verb::kList, kube::MakeApiError({410, "Expired", "too old", {}}));
+  EXPECT_TRUE(kube::IsGone(kube::ListAll(fake_, kConfigMaps, paged).status()))
+      << "a first page's 410 is the caller's (its resourceVersion is too old)";
+}
+
 TEST_F(FakeKubeClientTest, FailNextAndTheRequestLog) {
   fake_.FailNext(Verb::kCreate, kube::MakeApiError({500, "InternalError", "boom", {}}), 2);
   EXPECT_TRUE(kube::IsRetryable(fake_.Create(kConfigMaps, ConfigMap("a", {})).status()));

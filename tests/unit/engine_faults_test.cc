@@ -224,6 +224,28 @@ TEST_F(EngineFixture, AnAdoptedKeyIsRewrittenAtOnceNotAtItsNextBeat) {
   EXPECT_EQ(etcd_.Get(Key("a.b"))->lease, lease);
 }
 
+TEST_F(EngineFixture, AdoptionProbesSentTogetherWaitLongerTheLaterTheyAreSent) {
+  // etcd answers each keep-alive 6 s late, past the 5 s a single probe waits. A probe waits
+  // 1 ms more for every probe ahead of it (a queue answered at 1,000/s or faster), so of 2,000
+  // sent together the first 1,000 give up and grant anew and the rest are adopted; with a
+  // flat timeout all 2,000 would be replaced.
+  for (int i = 0; i < 2000; ++i) {
+    std::string id = absl::StrCat("a.n", i);
+    HealthValue old;
+    old.timestamp = clock_.WallNow();
+    old.identifier = id;
+    etcd_.Seed(Key(id), RenderHealthValue(old), etcd_.SeedLease(60));
+  }
+  etcd_.SetKeepAliveLatency(absl::Seconds(6));
+  Start();
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(engine_->Upsert(Spec(absl::StrCat("a.n", i), absl::Seconds(10), 60)).ok());
+  }
+  Run(absl::Seconds(9));
+  EXPECT_NEAR(etcd_.calls(FakeEtcd::Op::kGrant), 1000, 5);
+  EXPECT_NEAR(static_cast<double>(engine_->stats().leases_adopted.load()), 1000, 5);
+}
+
 TEST_F(EngineFixture, AdoptionOfAnExpiredLeaseGrantsANewOne) {
   int64_t lease = etcd_.SeedLease(3);
   HealthValue old;

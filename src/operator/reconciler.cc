@@ -74,6 +74,12 @@ CapabilityReconciler::CapabilityReconciler(kube::KubeClient& kube,
 
 namespace {
 
+// The declaration that decides the identifier's heartbeat (null: none).
+const Declaration* WinnerOf(const IndexEntry& entry) {
+  int index = capability::Winner(entry.declarations);
+  return index >= 0 ? &entry.declarations[index] : nullptr;
+}
+
 bool Runs(const Declaration* winner) {
   return winner != nullptr && !winner->deleting && winner->invalid.empty() && winner->service &&
          !winner->paused;
@@ -92,8 +98,7 @@ heartbeat::CapabilitySpec CapabilityReconciler::SpecOf(const std::string& identi
 
 void CapabilityReconciler::StartHeartbeat(const std::string& identifier) {
   IndexEntry entry = index_.Get(identifier);
-  int winner_index = capability::Winner(entry.declarations);
-  const Declaration* winner = winner_index >= 0 ? &entry.declarations[winner_index] : nullptr;
+  const Declaration* winner = WinnerOf(entry);
   if (!Runs(winner)) return;  // stopping is the full reconcile's business
   heartbeat::CapabilitySpec spec = SpecOf(identifier, *winner);
   IfOwned(identifier, [&] { engine_.Upsert(spec).IgnoreError(); });  // Reconcile() reports
@@ -103,8 +108,7 @@ ReconcileResult CapabilityReconciler::Reconcile(const std::string& identifier) {
   ReconcileResult result;
   if (!IfOwned(identifier, [] {})) return HandOver(identifier);
   IndexEntry entry = index_.Get(identifier);
-  int winner_index = capability::Winner(entry.declarations);
-  const Declaration* winner = winner_index >= 0 ? &entry.declarations[winner_index] : nullptr;
+  const Declaration* winner = WinnerOf(entry);
   bool run = Runs(winner);
 
   // 1. The heartbeat.

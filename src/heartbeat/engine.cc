@@ -377,10 +377,15 @@ absl::Duration HeartbeatEngine::Impl::PutPeriod(const Entry& e) const {
   return options_.mode == WriteMode::kEveryBeat ? e.spec.interval : options_.refresh;
 }
 
+bool HeartbeatEngine::Impl::RenewsWithPut(const Entry& e) const {
+  return e.role == Role::kOwn && KeepAlivePeriod(e) == PutPeriod(e);
+}
+
 void HeartbeatEngine::Impl::PlacePhases(Entry& e, absl::Time now) {
   // Random phases within one period spread the fleet evenly over time.
   e.put.next_routine = now + jitter_.UpTo(PutPeriod(e));
-  e.lease.next_keepalive = now + jitter_.UpTo(KeepAlivePeriod(e));
+  e.lease.next_keepalive =
+      RenewsWithPut(e) ? e.put.next_routine : now + jitter_.UpTo(KeepAlivePeriod(e));
   e.phases_placed = true;
 }
 

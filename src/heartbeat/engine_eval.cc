@@ -24,6 +24,7 @@ void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
     Retire(e, fx);  // erased: `e` is gone
     return;
   }
+  bool renewed = false;  // a keep-alive sent in this evaluation
   switch (e.lease.state) {
     case State::kGranting:
       if (e.lease.grant == Request::kIdle && scan_ == ScanState::kDone && !e.withdrawn &&
@@ -56,10 +57,10 @@ void HeartbeatEngine::Impl::Evaluate(Entry& e, absl::Time now, Effects& fx) {
       break;
     case State::kHeld:
     case State::kRegranting:
-      EvaluateHeld(e, now, fx);
+      renewed = EvaluateHeld(e, now, fx);
       break;
   }
-  EvaluatePut(e, now, fx);
+  if (EvaluatePut(e, now, fx)) RenewWithPut(e, renewed, now, fx);
   Schedule(e, NextDue(e));
 }
 
@@ -105,20 +106,22 @@ void HeartbeatEngine::Impl::StartGrant(Entry& e, absl::Time now, Effects& fx) {
   fx.actions.push_back(std::move(grant));
 }
 
-void HeartbeatEngine::Impl::EvaluateHeld(Entry& e, absl::Time now, Effects& fx) {
+bool HeartbeatEngine::Impl::EvaluateHeld(Entry& e, absl::Time now, Effects& fx) {
   if (now >= e.lease.deadline && !stream_up_ && e.lease.state == State::kHeld) {
     RecheckLease(e, now, fx);
-    return;
+    return false;
   }
   if (now >= e.lease.deadline) {
     LoseLease(e, "no keep-alive answer before the lease deadline", now, fx);
-    return;
+    return false;
   }
-  if (now >= e.lease.next_keepalive) SendKeepAlive(e, now, fx);
+  bool renewed = now >= e.lease.next_keepalive;
+  if (renewed) SendKeepAlive(e, now, fx);
   if (e.lease.state == State::kRegranting && e.lease.grant == Request::kIdle &&
       now >= e.lease.retry_at) {
     StartGrant(e, now, fx);
   }
+  return renewed;
 }
 
 void HeartbeatEngine::Impl::SendKeepAlive(Entry& e, absl::Time now, Effects& fx) {
@@ -131,16 +134,28 @@ void HeartbeatEngine::Impl::SendKeepAlive(Entry& e, absl::Time now, Effects& fx)
   }
 }
 
-void HeartbeatEngine::Impl::EvaluatePut(Entry& e, absl::Time now, Effects& fx) {
+void HeartbeatEngine::Impl::RenewWithPut(Entry& e, bool renewed, absl::Time now, Effects& fx) {
+  if (!RenewsWithPut(e) || !e.lease.Holding()) return;
+  if (!renewed) {
+    // Renewed less than a quarter period ago (the two drifted apart: a put that waited for a
+    // slot, a new lease): not again so soon; they meet at a later put.
+    if (e.lease.next_keepalive - now > KeepAlivePeriod(e) * 3 / 4) return;
+    NoteKeepAliveSent(e, now);
+    fx.actions.push_back(Action{Action::Kind::kKeepAlive, e.slot, e.incarnation, e.lease.id});
+  }
+  e.lease.next_keepalive = e.put.next_routine;
+}
+
+bool HeartbeatEngine::Impl::EvaluatePut(Entry& e, absl::Time now, Effects& fx) {
   if (e.role == Role::kShared || e.handing_over || !e.lease.Holding() ||
       e.put.request != Request::kIdle) {
-    return;
+    return false;
   }
   bool routine = now >= e.put.next_routine;
   bool extra = e.put.owed && now >= e.put.owed_not_before;
-  if (!routine && !extra) return;
+  if (!routine && !extra) return false;
   bool urgent = extra && e.health != Health::kHealthy;
-  if (!TakeSlot(e, Track::kPut, urgent, routine ? e.put.next_routine : now)) return;
+  if (!TakeSlot(e, Track::kPut, urgent, routine ? e.put.next_routine : now)) return false;
   if (routine) {
     stats_.beat_lateness.Record(now - e.put.next_routine);
     absl::Duration period = PutPeriod(e);
@@ -158,6 +173,7 @@ void HeartbeatEngine::Impl::EvaluatePut(Entry& e, absl::Time now, Effects& fx) {
   put.key = e.key;
   put.value = RenderValue(e, fx.WallNow(clock_), put.count);
   fx.actions.push_back(std::move(put));
+  return routine;
 }
 
 absl::Time HeartbeatEngine::Impl::NextDue(const Entry& e) const {

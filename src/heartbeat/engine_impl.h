@@ -191,6 +191,8 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Duration KeepAlivePeriod(const Entry& e) const;
   absl::Duration PutPeriod(const Entry& e) const;
+  // An own lease renewed with each routine put (the periods match): see RenewWithPut().
+  bool RenewsWithPut(const Entry& e) const;
   void PlacePhases(Entry& e, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetLeaseState(Entry& e, LeaseTrack::State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -199,8 +201,9 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void Evaluate(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // kGranting: probe an adoptable lease or ask for a grant slot.
   void EvaluateGranting(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // kHeld, kRegranting: lease deadline, keep-alive, and the TTL change's grant.
-  void EvaluateHeld(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kHeld, kRegranting: lease deadline, keep-alive, and the TTL change's grant. True when it
+  // sent a keep-alive.
+  bool EvaluateHeld(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends the keep-alive due now and schedules the next one a period (jittered) later.
   void SendKeepAlive(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removal::kHandOver (engine_handover.cc): stops the puts, keeps the lease renewed.
@@ -215,7 +218,15 @@ class HeartbeatEngine::Impl final : public etcd::KeepAliveListener {
   void MaybeFinishHandOver(Entry& e, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends a grant when a slot is free (or queues for one).
   void StartGrant(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EvaluatePut(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The put owed or due now, if a slot is free; true when it was the routine put.
+  bool EvaluatePut(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A lease renewed as often as its key is written (TTL/3 equal to the put period, as with
+  // the defaults: TTL 30 s, interval 10 s) renews with each routine put: one visit to the
+  // entry per period instead of two, and the keep-alive leaves in the put's batch. The
+  // renewal that first joins a put comes early (by at most three quarters of a period, once);
+  // from then on the two keep one cadence. `renewed`: a keep-alive left in this evaluation.
+  void RenewWithPut(Entry& e, bool renewed, absl::Time now, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // kMember: joins its shared lease, or holds it again once it is held.
   void EvaluateMember(Entry& e, absl::Time now, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time NextDue(const Entry& e) const ABSL_SHARED_LOCKS_REQUIRED(mu_);

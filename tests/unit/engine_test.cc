@@ -73,6 +73,27 @@ TEST_F(EngineFixture, KeepAlivesFollowTheTtlNotTheInterval) {
   EXPECT_GE(Count("a.b"), 55u);
 }
 
+TEST_F(EngineFixture, ARenewalDueWithThePutLeavesWithIt) {
+  // The defaults: TTL 30 s renews every 10 s, the interval.
+  Start();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(engine_->Upsert(Spec(absl::StrCat("c.n", i))).ok());
+  Run(absl::Seconds(25));  // granted and past the first routine puts
+  const int64_t keepalives = etcd_.keepalives();
+  const int64_t puts = etcd_.keys_written();
+  int alone = 0;  // 10 ms steps in which more renewals than puts left
+  for (int step = 0; step < 10000; ++step) {
+    const int64_t k = etcd_.keepalives();
+    const int64_t p = etcd_.keys_written();
+    Run(absl::Milliseconds(10));
+    if (etcd_.keepalives() - k > etcd_.keys_written() - p) ++alone;
+  }
+  EXPECT_EQ(alone, 0);
+  // Still once per period each (+/- 5% jitter): joining the put adds and drops no renewal.
+  EXPECT_NEAR(etcd_.keepalives() - keepalives, 500, 30);
+  EXPECT_NEAR(etcd_.keys_written() - puts, 500, 30);
+  EXPECT_EQ(engine_->stats().leases_lost.load(), 0u);
+}
+
 TEST_F(EngineFixture, ShortestIntervalFollowsTheFleet) {
   Start();
   EXPECT_EQ(engine_->ShortestInterval(), absl::InfiniteDuration()) << "no capability";

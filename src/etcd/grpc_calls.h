@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "etcd/grpc_transport.h"
+#include "google/protobuf/arena.h"
 
 namespace hb::etcd::internal {
 
@@ -35,7 +36,7 @@ class UnaryCall final : public Tag {
       Start();
       return;
     }
-    done_(status_, response_);
+    done_(status_, *response_);
     transport_.EndOp();
     delete this;
   }
@@ -74,15 +75,15 @@ class UnaryCall final : public Tag {
       });
       return;
     }
-    response_.Clear();
+    response_->Clear();
     reader_ = starter_(*conn_, ctx_.get(), transport_.cq());
     reader_->StartCall();
-    reader_->Finish(&response_, &status_, this);
+    reader_->Finish(response_, &status_, this);
   }
 
   void Fail(const grpc::Status& status) {
     status_ = status;
-    done_(status_, response_);
+    done_(status_, *response_);
     delete this;
   }
 
@@ -94,7 +95,10 @@ class UnaryCall final : public Tag {
   std::shared_ptr<Connection> conn_;
   std::unique_ptr<grpc::ClientContext> ctx_;
   std::unique_ptr<Reader> reader_;
-  Response response_;
+  // The answer is parsed onto the call's arena: the hundreds of messages of a batch's or a
+  // scan's answer take a few blocks, freed at once with the call.
+  google::protobuf::Arena arena_;
+  Response* response_ = google::protobuf::Arena::CreateMessage<Response>(&arena_);
   grpc::Status status_;
 };
 

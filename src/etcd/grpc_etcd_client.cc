@@ -1,9 +1,12 @@
 #include "etcd/grpc_etcd_client.h"
 
+#include <memory>
+
 #include "etcd/grpc_calls.h"
 #include "etcd/grpc_transport.h"
 #include "etcd/keepalive_stream.h"
 #include "etcd/watch_stream.h"
+#include "google/protobuf/arena.h"
 
 namespace hb::etcd {
 
@@ -75,17 +78,22 @@ void GrpcEtcdClient::Put(PutRequest request, Callback<PutResult> done) {
 }
 
 void GrpcEtcdClient::PutBatch(std::vector<PutRequest> requests, Callback<PutResult> done) {
-  etcdserverpb::TxnRequest req;
+  // Built on its own arena: the batch's hundreds of operations take a few blocks, freed at
+  // once when the call (and any retry of it) is over.
+  auto arena = std::make_shared<google::protobuf::Arena>();
+  auto* req = google::protobuf::Arena::CreateMessage<etcdserverpb::TxnRequest>(arena.get());
+  req->mutable_success()->Reserve(static_cast<int>(requests.size()));
   for (PutRequest& request : requests) {
-    etcdserverpb::PutRequest* put = req.add_success()->mutable_request_put();
+    etcdserverpb::PutRequest* put = req->add_success()->mutable_request_put();
     put->set_key(std::move(request.key));
     put->set_value(std::move(request.value));
     put->set_lease(request.lease);
   }
   UnaryCall<etcdserverpb::TxnResponse>::Run(
       *transport_,
-      [req = std::move(req)](Connection& c, grpc::ClientContext* ctx, grpc::CompletionQueue* cq) {
-        return c.kv->PrepareAsyncTxn(ctx, req, cq);
+      [arena = std::move(arena), req](Connection& c, grpc::ClientContext* ctx,
+                                      grpc::CompletionQueue* cq) {
+        return c.kv->PrepareAsyncTxn(ctx, *req, cq);
       },
       [done = std::move(done)](const grpc::Status& status, etcdserverpb::TxnResponse& resp) {
         if (!status.ok()) return done(FromGrpc(status));

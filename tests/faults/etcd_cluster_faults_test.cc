@@ -94,15 +94,23 @@ class EtcdClusterFaults : public ::testing::Test {
 };
 
 TEST_F(EtcdClusterFaults, TheMemberInUseFrozenFor20sLosesNoKeyAtTtl6) {
-  cluster_->member(1).StartWatch(kPrefix);
-  StartHeartbeat(/*first=*/0, /*via=*/1, /*interval=*/2, /*ttl=*/6);
+  // The member in use is a follower. A frozen raft leader of etcd 3.4.23 (Debian 12's)
+  // revokes every lease it saw expire when it wakes: its lessor still believes it leads, and
+  // the revocations are forwarded to the new leader and applied (etcd-io/etcd#15247, fixed
+  // upstream by #16822). No client can prevent that.
+  const int leader = cluster_->Leader();
+  ASSERT_GE(leader, 0) << "the cluster has no leader";
+  const int frozen = leader == 0 ? 1 : 0;
+  const int via = 3 - leader - frozen;  // the other follower audits
+  cluster_->member(via).StartWatch(kPrefix);
+  StartHeartbeat(/*first=*/frozen, via, /*interval=*/2, /*ttl=*/6);
   if (HasFatalFailure()) return;
-  cluster_->member(0).Signal(SIGSTOP);
+  cluster_->member(frozen).Signal(SIGSTOP);
   // Frozen for 20 s: more than three TTLs; the client must find another member in time.
   absl::SleepFor(absl::Seconds(20));
   std::string during = heartbeat_->Output();
-  cluster_->member(0).Signal(SIGCONT);
-  ExpectNoKeyLost("etcd cluster: member in use SIGSTOP 20 s (TTL 6 s)", 1);
+  cluster_->member(frozen).Signal(SIGCONT);
+  ExpectNoKeyLost("etcd cluster: member in use SIGSTOP 20 s (TTL 6 s)", via);
   EXPECT_NE(during.find("etcd member not answering"), std::string::npos) << during;
   EXPECT_EQ(during.find("etcd reachable again"), std::string::npos)
       << "a frozen member is never reported reachable\n"
